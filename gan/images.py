@@ -1,0 +1,41 @@
+"""Pictures of generator output: [-1, 1] arrays -> uint8 grids -> PNG files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+GRID_GAP = 2  # pixels of mid-grey between tiles, so neighbouring images stay apart
+GRID_GAP_VALUE = 128
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """The inverse of the data scaling x / 127.5 - 1, rounded and clipped."""
+    return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image, as square as N allows."""
+    count, height, width, channels = images.shape
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    grid = np.full(
+        (rows * height + (rows - 1) * GRID_GAP, cols * width + (cols - 1) * GRID_GAP, channels),
+        GRID_GAP_VALUE,
+        dtype=np.uint8,
+    )
+    for index, image in enumerate(images):
+        top = (index // cols) * (height + GRID_GAP)
+        left = (index % cols) * (width + GRID_GAP)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """Write an (H, W, 1 or 3) uint8 array as PNG via a temporary name, so no half file is left."""
+    partial = path.with_name(path.name + ".partial")
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(partial, format="PNG")
+    partial.replace(path)

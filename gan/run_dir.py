@@ -1,0 +1,106 @@
+"""Where a run's files go, and how they are named and written.
+
+outputs/<run>/
+    config.json          every setting, to repeat the run
+    training_log.txt     one line per step, the recipe's format
+    fixed_noise.npy      the noise behind every NNNNfixed_image.png
+    images/NNNN_image.png, images/NNNNfixed_image.png
+    models/generator_NNNN.keras, models/discriminator_NNNN.keras
+    tensorboard/         event files
+
+NNNN is always the number of training steps the pictured or saved networks have had,
+zero-padded to the width of the run's last step so that names sort in step order.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gan.errors import UserError
+
+if TYPE_CHECKING:
+    import keras
+
+OUTPUTS_ROOT = Path("outputs")
+
+
+class RunDir:
+    """The paths of one run directory."""
+
+    def __init__(self, root: Path, total_steps: int):
+        self.root = Path(root)
+        self.width = len(str(total_steps))
+        self.config = self.root / "config.json"
+        self.log = self.root / "training_log.txt"
+        self.fixed_noise = self.root / "fixed_noise.npy"
+        self.images = self.root / "images"
+        self.models = self.root / "models"
+        self.tensorboard = self.root / "tensorboard"
+
+    def make_folders(self) -> None:
+        for folder in (self.images, self.models, self.tensorboard):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def step_label(self, step: int) -> str:
+        return f"{step:0{self.width}d}"
+
+    def sample_grid(self, step: int) -> Path:
+        return self.images / f"{self.step_label(step)}_image.png"
+
+    def fixed_grid(self, step: int) -> Path:
+        return self.images / f"{self.step_label(step)}fixed_image.png"
+
+    def model_file(self, name: str, step: int) -> Path:
+        return self.models / f"{name}_{self.step_label(step)}.keras"
+
+
+def check_out_folder(out: str | None) -> None:
+    """Raise UserError if `out` is a file or a folder that already holds anything."""
+    if out is None:
+        return
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out must be a folder; {folder} is a file")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"--out {folder} already holds files (another run?); choose a new folder")
+
+
+def claim_run_folder(out: str | None, data: str) -> Path:
+    """Create and return an empty run folder; never reuse one that holds anything.
+
+    Without `out`, the folder is outputs/<data folder name>-<n> with the next free n.
+    """
+    if out is not None:
+        check_out_folder(out)
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(data).resolve().name) or "run"
+    OUTPUTS_ROOT.mkdir(parents=True, exist_ok=True)
+    taken = [
+        int(match.group(1))
+        for match in (re.fullmatch(re.escape(name) + r"-(\d+)", p.name) for p in OUTPUTS_ROOT.iterdir())
+        if match
+    ]
+    number = max(taken, default=0) + 1
+    while True:
+        folder = OUTPUTS_ROOT / f"{name}-{number}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            number += 1
+
+
+def save_model(model: "keras.Model", path: Path) -> None:
+    """Save in Keras 3's format via a hidden temporary folder, then rename into place.
+
+    A kill during the save leaves a stray temporary file, never a truncated model.
+    """
+    staging = path.parent / ".partial"
+    staging.mkdir(exist_ok=True)
+    partial = staging / path.name
+    model.save(partial)
+    partial.replace(path)

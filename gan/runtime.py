@@ -1,0 +1,43 @@
+"""TensorFlow start-up: quiet C++ logs, GPU memory growth, and which device runs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null: TF's C++ start-up banners bypass Python."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def set_up_tensorflow(quiet: bool = True) -> str:
+    """Import TensorFlow, let each GPU's memory grow, and describe the device to use.
+
+    With `quiet`, the import and device discovery run with C++ logging off and stderr
+    muted, which hides the oneDNN, CUDA-probe and CPU-feature notices a CPU-only machine
+    prints on every start. Python errors still propagate.
+    """
+    if quiet:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced() if quiet else contextlib.nullcontext():
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    if not gpus:
+        return "CPU (no GPU visible to TensorFlow)"
+    names = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
+    return f"GPU: {names}"
