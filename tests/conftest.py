@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny settings, tiny image folders, and a way to run the real CLIs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan.runtime import set_up_tensorflow
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+set_up_tensorflow()
+
+# The smallest settings the networks allow: 16x16 grayscale, batch 4, 8 noise values.
+TINY_FLAGS = [
+    "--image-size", "16", "--channels", "1", "--batch-size", "4", "--latent-dim", "8",
+    "--grid-images", "4",
+]
+
+
+def write_images(folder: Path, count: int, size: int = 20, seed: int = 0) -> list[Path]:
+    """Random RGB PNGs spread over two sub-folders, so loading has to search in depth."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for index in range(count):
+        path = folder / f"part{index % 2}" / "deeper" / f"{index}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    write_images(folder, 12)
+    return folder
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run a top-level script of the project as a user would, in a fresh interpreter."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / script), *args],
+        cwd=cwd or PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,115 @@
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import write_images
+from gan.data import decode_image, find_image_files, load_image_folder, training_batches
+from gan.errors import UserError
+
+
+def test_finds_images_at_any_depth_and_ignores_other_files(tmp_path):
+    paths = write_images(tmp_path, 4)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "UPPER.JPG").write_bytes(b"")
+    assert find_image_files(tmp_path) == sorted([*paths, tmp_path / "UPPER.JPG"])
+
+
+def test_symlink_loops_are_walked_once(tmp_path):
+    write_images(tmp_path, 2)
+    os.symlink(tmp_path, tmp_path / "part0" / "loop")
+    assert len(find_image_files(tmp_path)) == 2
+
+
+def _save(image: Image.Image, path, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize("name, kwargs", [("a.png", {}), ("a.jpg", {"quality": 95}), ("a.bmp", {}), ("a.webp", {"lossless": True})])
+def test_common_formats_decode_to_the_model_shape(tmp_path, name, kwargs):
+    pixels = np.zeros((40, 30, 3), np.uint8)
+    pixels[..., 0] = 200
+    path = _save(Image.fromarray(pixels), tmp_path / name, **kwargs)
+    rgb = decode_image(path, 16, 3)
+    assert rgb.shape == (16, 16, 3) and rgb.dtype == np.uint8
+    assert abs(int(rgb[8, 8, 0]) - 200) <= 3 and rgb[8, 8, 1] <= 3
+    assert decode_image(path, 16, 1).shape == (16, 16, 1)
+
+
+def test_animated_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new("L", (8, 8), 30), Image.new("L", (8, 8), 220)]
+    path = _save(frames[0], tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert np.all(np.abs(decode_image(path, 16, 1).astype(int) - 30) <= 1)
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[:8, :, :] = (0, 0, 0, 255)  # top: opaque black; bottom: fully transparent
+    path = _save(Image.fromarray(rgba, "RGBA"), tmp_path / "a.png")
+    image = decode_image(path, 16, 3)
+    assert image[2, 8].tolist() == [0, 0, 0] and image[13, 8].tolist() == [255, 255, 255]
+
+    palette = Image.new("P", (16, 16), 1)
+    palette.putpalette([0, 0, 0, 10, 200, 10] + [0] * 762)
+    path = _save(palette, tmp_path / "p.png", transparency=1)
+    assert decode_image(path, 16, 3)[8, 8].tolist() == [255, 255, 255]
+
+
+def test_sixteen_bit_grayscale_is_scaled_not_clipped(tmp_path):
+    path = _save(Image.fromarray(np.full((16, 16), 32896, np.uint16)), tmp_path / "a.png")
+    assert Image.open(path).mode.startswith("I")
+    assert np.all(decode_image(path, 16, 1) == 128)
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    path = _save(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), tmp_path / "a.jpg")
+    red = decode_image(path, 16, 3)[8, 8]
+    assert red[0] > 200 and red[1] < 60 and red[2] < 60
+
+
+def test_unusable_files_are_skipped_and_counted_once(tmp_path):
+    write_images(tmp_path, 5, size=24)
+    good = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(good, "JPEG")
+    (tmp_path / "truncated.jpg").write_bytes(good.getvalue()[:200])
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello, I am not a PNG")
+    image_set = load_image_folder(tmp_path, 16, 3)
+    assert image_set.images.shape == (5, 16, 16, 3)
+    assert sum(image_set.skipped.values()) == 3
+    assert image_set.skipped_summary().startswith("3 of 8 image files skipped (")
+
+
+def test_folder_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(UserError, match="no such folder"):
+        load_image_folder(tmp_path / "missing", 16, 3)
+    (tmp_path / "file.png").write_bytes(b"")
+    with pytest.raises(UserError, match="is a file"):
+        load_image_folder(tmp_path / "file.png", 16, 3)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no image files"):
+        load_image_folder(tmp_path / "empty", 16, 3)
+    with pytest.raises(UserError, match="none of the 1 image files"):
+        load_image_folder(tmp_path, 16, 3)
+
+
+def test_batches_are_scaled_seeded_and_cover_every_image_each_epoch():
+    images = np.arange(12, dtype=np.uint8).reshape(12, 1, 1, 1) * 20  # image i has pixel 20 * i
+
+    def first_batches(seed, count):
+        stream = iter(training_batches(images, batch_size=4, seed=seed))
+        return [next(stream).numpy() for _ in range(count)]
+
+    batches = first_batches(seed=7, count=6)
+    assert batches[0].shape == (4, 1, 1, 1) and batches[0].dtype == np.float32
+    ids = [np.rint((b.ravel() + 1) * 127.5 / 20).astype(int) for b in batches]
+    assert sorted(np.concatenate(ids[:3])) == list(range(12))
+    assert sorted(np.concatenate(ids[3:])) == list(range(12))
+    assert not np.array_equal(np.concatenate(ids[:3]), np.concatenate(ids[3:])), "reshuffled each epoch"
+    assert all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=7, count=6)))
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=8, count=6)))
+    assert min(b.min() for b in batches) == -1.0 and max(b.max() for b in batches) <= 1.0

@@ -1,0 +1,133 @@
+"""The recipe's step under Keras 3: who moves in which update, and the frozen D's batch norm."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan.gan import DCGAN
+from gan.models import get_disc_normal, get_gen_normal
+
+SIZE, LATENT, BATCH = 16, 8, 6
+
+
+def _tiny_dcgan(seed: int = 0) -> DCGAN:
+    keras.utils.set_random_seed(seed)
+    generator = get_gen_normal((1, 1, LATENT), image_size=SIZE, channels=1)
+    discriminator = get_disc_normal((SIZE, SIZE, 1))
+    return DCGAN(generator, discriminator, seed=seed, sample_count=4)
+
+
+def _values(variables) -> list[np.ndarray]:
+    return [np.array(v.numpy()) for v in variables]
+
+
+def _changed(before, variables) -> list[bool]:
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
+
+
+def _moving_statistics(model):
+    return [v for v in model.non_trainable_variables if "moving" in v.path]
+
+
+def _updates(model: DCGAN, compiled: bool):
+    if compiled:
+        return tf.function(model.discriminator_update), tf.function(model.generator_update)
+    return model.discriminator_update, model.generator_update
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+def test_each_update_moves_only_its_own_network_step_after_step(compiled):
+    model = _tiny_dcgan()
+    generator, discriminator = model.generator, model.discriminator
+    discriminator_update, generator_update = _updates(model, compiled)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        images = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+        real_labels, fake_labels = model.noisy_labels(BATCH)
+
+        g_before, d_before = _values(generator.variables), _values(discriminator.variables)
+        discriminator_update(images, real_labels)
+        assert not any(_changed(g_before, generator.variables)), "a D update moved G"
+        assert all(_changed(d_before[: len(discriminator.trainable_variables)], discriminator.trainable_variables))
+        d_stats = _values(_moving_statistics(discriminator))
+        discriminator_update(images, fake_labels)
+        assert all(_changed(d_stats, _moving_statistics(discriminator))), "D's own step must update its batch norm"
+
+        g_trainable_before = _values(generator.trainable_variables)
+        d_before = _values(discriminator.variables)
+        d_optimizer_before = _values(discriminator.optimizer.variables)
+        generator_update(model.sample_noise(BATCH), real_labels)
+        assert not any(_changed(d_before, discriminator.variables)), "a G update moved D or its moving averages"
+        assert not any(_changed(d_optimizer_before, discriminator.optimizer.variables))
+        assert all(_changed(g_trainable_before, generator.trainable_variables))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+def test_generator_update_sees_the_discriminator_with_batch_statistics(compiled):
+    model = _tiny_dcgan()
+    discriminator_update, generator_update = _updates(model, compiled)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        real_labels, fake_labels = model.noisy_labels(BATCH)
+        images = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+        discriminator_update(images, real_labels)
+        noise = model.sample_noise(BATCH)
+        # What the generator update will see: its own pre-update training-mode output,
+        # judged by D (which the update must not change) in training and inference mode.
+        generator_state = _values(model.generator.variables)
+        fakes = model.generator(noise, training=True)
+        for variable, value in zip(model.generator.variables, generator_state):
+            variable.assign(value)
+        d_state = _values(model.discriminator.variables)
+        expected_training = model.discriminator(fakes, training=True).numpy()
+        for variable, value in zip(model.discriminator.variables, d_state):
+            variable.assign(value)
+        inference = model.discriminator(fakes, training=False).numpy()
+
+        _, seen = generator_update(noise, real_labels)
+        np.testing.assert_allclose(seen, expected_training, rtol=1e-5, atol=1e-6)
+        assert np.max(np.abs(seen - inference)) > 1e-3, "D ran in inference mode in the G update"
+
+
+def test_noisy_labels_lie_in_the_recipes_ranges():
+    model = _tiny_dcgan()
+    real, fake = (np.asarray(labels) for labels in model.noisy_labels(4096))
+    assert real.shape == fake.shape == (4096, 1)
+    assert 0.8 <= real.min() and real.max() <= 1.0 and real.std() > 0.05
+    assert 0.0 <= fake.min() and fake.max() <= 0.2 and fake.std() > 0.05
+
+
+def test_compiled_step_trains_both_networks_and_reports_its_figures():
+    model = _tiny_dcgan()
+    step = model.compiled_train_step(jit_compile=False)
+    images = np.random.default_rng(2).uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+    g_before = _values(model.generator.trainable_variables)
+    d_before = _values(model.discriminator.trainable_variables)
+    for _ in range(2):
+        figures = step(images)
+    assert all(_changed(g_before, model.generator.trainable_variables))
+    assert all(_changed(d_before, model.discriminator.trainable_variables))
+    for key in ("d_real_loss", "d_fake_loss", "g_loss", "d_real", "d_fake"):
+        assert np.isfinite(float(figures[key])), key
+    assert 0 < float(figures["d_real"]) < 1 and 0 < float(figures["d_fake"]) < 1
+    assert figures["samples"].shape == (4, SIZE, SIZE, 1)
+    assert model.generator.optimizer.iterations.numpy() == 2
+    assert model.discriminator.optimizer.iterations.numpy() == 4
+
+
+def test_xla_and_plain_graph_compute_the_same_updates():
+    """Same weights, images, labels and noise (XLA draws other random numbers, so they are given)."""
+    rng = np.random.default_rng(3)
+    images = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+    labels = rng.uniform(0.8, 1.0, (BATCH, 1)).astype(np.float32)
+    noise = rng.standard_normal((BATCH, 1, 1, LATENT)).astype(np.float32)
+    results = []
+    for jit in (False, True):
+        model = _tiny_dcgan(seed=5)
+        d_loss, _ = tf.function(model.discriminator_update, jit_compile=jit)(images, labels)
+        g_loss, _ = tf.function(model.generator_update, jit_compile=jit)(noise, labels)
+        results.append(([float(d_loss), float(g_loss)], _values(model.generator.trainable_variables)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4, atol=1e-5)
+    for plain, xla in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(plain, xla, rtol=1e-3, atol=1e-5)

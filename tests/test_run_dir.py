@@ -1,0 +1,35 @@
+import pytest
+
+from gan import run_dir
+from gan.errors import UserError
+from gan.run_dir import RunDir, claim_run_folder
+
+
+def test_step_numbers_are_padded_to_the_width_of_the_last_step(tmp_path):
+    run = RunDir(tmp_path, total_steps=1000)
+    assert run.sample_grid(0).name == "0000_image.png"
+    assert run.fixed_grid(500).name == "0500fixed_image.png"
+    assert run.model_file("generator", 1000).name == "generator_1000.keras"
+    assert RunDir(tmp_path, total_steps=25).sample_grid(5).name == "05_image.png"
+
+
+def test_default_run_folders_are_numbered_after_the_data_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_dir, "OUTPUTS_ROOT", tmp_path / "outputs")
+    first = claim_run_folder(None, "/some/where/anime faces")
+    second = claim_run_folder(None, "/some/where/anime faces/")
+    (tmp_path / "outputs" / "anime_faces-7").mkdir()
+    assert [first.name, second.name] == ["anime_faces-1", "anime_faces-2"]
+    assert claim_run_folder(None, "anime faces").name == "anime_faces-8"
+
+
+def test_an_explicit_out_folder_must_be_new_or_empty(tmp_path):
+    assert claim_run_folder(str(tmp_path / "a" / "b"), "x").is_dir()
+    (tmp_path / "empty").mkdir()
+    assert claim_run_folder(str(tmp_path / "empty"), "x") == tmp_path / "empty"
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="already holds files"):
+        claim_run_folder(str(tmp_path / "used"), "x")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="is a file"):
+        claim_run_folder(str(tmp_path / "file"), "x")

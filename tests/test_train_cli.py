@@ -1,0 +1,149 @@
+"""`python train.py` as a user runs it: files at the right steps, reproducibility, bad input."""
+
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY_FLAGS, run_script, write_images
+from gan.images import make_grid, to_uint8
+
+LOG_LINE = re.compile(r"^Step: (\d+) Disc: real loss: \d+\.\d{6} fake loss: \d+\.\d{6} GAN loss: \d+\.\d{6}$")
+RUN_FLAGS = [*TINY_FLAGS, "--steps", "25", "--sample-every", "10", "--save-every", "10"]
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    write_images(folder, 16)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_script("train.py", "--data", str(data_folder), "--out", str(out), "--seed", "3", *RUN_FLAGS)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_log_has_one_recipe_line_per_step(tiny_run):
+    out, _ = tiny_run
+    lines = (out / "training_log.txt").read_text().splitlines()
+    assert len(lines) == 25
+    assert [int(LOG_LINE.match(line).group(1)) for line in lines] == list(range(25))
+
+
+def test_grids_and_models_appear_at_their_steps(tiny_run):
+    out, _ = tiny_run
+    images = sorted(p.name for p in (out / "images").iterdir())
+    assert images == [
+        "00_image.png", "00fixed_image.png", "10_image.png", "10fixed_image.png",
+        "20_image.png", "20fixed_image.png", "25fixed_image.png",
+    ]
+    for name in images:
+        with Image.open(out / "images" / name) as grid:
+            assert grid.size == (34, 34) and grid.mode == "L"  # 2x2 tiles of 16 + a 2-pixel gap
+    assert sorted(p.name for p in (out / "models").glob("*.keras")) == [
+        f"{net}_{step}.keras" for net in ("discriminator", "generator") for step in (10, 20, 25)
+    ]
+    assert not any((out / "models" / ".partial").iterdir()), "a temporary save was left behind"
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_saved_generator_redraws_the_fixed_grid(tiny_run):
+    out, _ = tiny_run
+    generator = keras.saving.load_model(out / "models" / "generator_25.keras", safe_mode=True)
+    fixed_noise = np.load(out / "fixed_noise.npy")
+    assert fixed_noise.shape == (4, 1, 1, 8)
+    redrawn = make_grid(to_uint8(generator(fixed_noise, training=False)))
+    saved = np.asarray(Image.open(out / "images" / "25fixed_image.png"))
+    assert np.abs(redrawn[..., 0].astype(int) - saved).max() <= 1
+    earlier = keras.saving.load_model(out / "models" / "generator_10.keras", safe_mode=True)
+    assert not np.allclose(earlier.get_weights()[0], generator.get_weights()[0])
+
+
+def test_config_records_every_setting(tiny_run, data_folder):
+    out, result = tiny_run
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"] == str(data_folder) and config["out"] == str(out)
+    assert (config["steps"], config["image_size"], config["channels"], config["seed"]) == (25, 16, 1, 3)
+    assert (config["lr_g"], config["lr_d"], config["init"]) == (1.5e-4, 2e-4, "glorot")
+    assert "Device: CPU" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_same_seed_repeats_the_log_and_another_seed_does_not(tiny_run, data_folder, tmp_path):
+    out, _ = tiny_run
+    again = run_script("train.py", "--data", str(data_folder), "--out", str(tmp_path / "again"), "--seed", "3", *RUN_FLAGS)
+    other = run_script("train.py", "--data", str(data_folder), "--out", str(tmp_path / "other"), "--seed", "4", *RUN_FLAGS)
+    assert again.returncode == other.returncode == 0
+    log = (out / "training_log.txt").read_text()
+    assert (tmp_path / "again" / "training_log.txt").read_text() == log
+    assert (tmp_path / "other" / "training_log.txt").read_text() != log
+
+
+def test_default_run_trains_on_the_embedded_digits(tmp_path):
+    result = run_script("train.py", "--steps", "2", "--sample-every", "1", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "Data: 5000 images from" in result.stdout
+    with Image.open(tmp_path / "demo" / "images" / "1_image.png") as grid:
+        assert grid.mode == "L" and grid.size == (8 * 32 + 7 * 2,) * 2
+    assert json.loads((tmp_path / "demo" / "config.json").read_text())["image_size"] == 32
+
+
+def _assert_one_line_error(result, pattern):
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(f"error: {pattern}", lines[0]), result.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, pattern",
+    [
+        (["--steps", "0"], "--steps must be a positive integer; received 0"),
+        (["--steps", "-5"], "--steps must be a positive integer; received -5"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer; received 0"),
+        (["--steps", "ten"], "argument --steps: invalid int value: 'ten'.*"),
+        (["--colour", "red"], "unrecognized arguments: --colour red.*"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(flags, pattern, tmp_path):
+    _assert_one_line_error(run_script("train.py", "--out", str(tmp_path / "run"), *flags), pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def _non_images(folder):
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no pictures here")
+    (folder / "broken.jpg").write_text("not really a jpeg")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "make_data, pattern",
+    [
+        (lambda tmp: tmp / "missing", "--data: no such folder: .*missing"),
+        (lambda tmp: write_images(tmp / "files", 1)[0], "--data must be a folder of images; .*0.png is a file"),
+        (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", r"--data: no image files \(.*\) found under .*empty"),
+        (lambda tmp: _non_images(tmp / "junk"), "--data: none of the 1 image files under .*junk could be read"),
+    ],
+    ids=["missing", "file", "empty", "non-images"],
+)
+def test_bad_data_is_a_one_line_error_and_creates_no_run(make_data, pattern, tmp_path):
+    data = make_data(tmp_path)
+    result = run_script("train.py", "--data", str(data), "--out", str(tmp_path / "run"), *TINY_FLAGS)
+    _assert_one_line_error(result, pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_out_folder_holding_another_run_is_left_untouched(data_folder, tmp_path):
+    out = tmp_path / "previous"
+    out.mkdir()
+    (out / "training_log.txt").write_text("Step: 0 Disc: real loss: 1 fake loss: 1 GAN loss: 1\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = run_script("train.py", "--data", str(data_folder), "--out", str(out), *TINY_FLAGS)
+    _assert_one_line_error(result, f"--out {re.escape(str(out))} already holds files .*")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
