@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -42,6 +43,27 @@ def build_dcgan(config: TrainConfig) -> DCGAN:
         seed=config.seed,
         sample_count=config.grid_images,
     )
+
+
+class _IntervalMeans:
+    """Mean losses and images/s since the last save, for the recipe's periodic printout."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums, self.steps, self.start = dict.fromkeys(LOSSES, 0.0), 0, time.perf_counter()
+
+    def add(self, scalars: dict[str, float]) -> None:
+        for key in LOSSES:
+            self.sums[key] += scalars[key]
+        self.steps += 1
+
+    def summary(self) -> str:
+        means = " ".join(f"{key} {self.sums[key] / self.steps:.4f}" for key in LOSSES)
+        rate = self.steps * self.batch_size / (time.perf_counter() - self.start)
+        return f"mean over the last {self.steps} steps: {means} ({rate:.0f} img/s)"
 
 
 def _save_grid(log: TrainingLog, tag: str, step: int, pixels: np.ndarray, path: Path) -> None:
@@ -78,22 +100,17 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
         pixels = model.generator(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
-    interval_sums, interval_steps = dict.fromkeys(LOSSES, 0.0), 0
+    interval = _IntervalMeans(config.batch_size)
+    # A redrawn bar only makes sense on a terminal; in a log file the interval lines suffice.
     with TrainingLog(run.log, run.tensorboard) as log, tqdm(
-        total=config.steps,
-        unit="step",
-        disable=not show_progress,
-        mininterval=0.5 if sys.stderr.isatty() else 30,
-        dynamic_ncols=True,
+        total=config.steps, unit="step", disable=not (show_progress and sys.stderr.isatty()), dynamic_ncols=True
     ) as bar:
         save_fixed_grid(0)
         for step in range(config.steps):
             figures = train_step(next(batches))
             scalars = {key: float(figures[key]) for key in SCALARS}
             log.step(step, scalars)
-            for key in LOSSES:
-                interval_sums[key] += scalars[key]
-            interval_steps += 1
+            interval.add(scalars)
             if step % config.sample_every == 0:
                 _save_grid(log, "samples", step, figures["samples"].numpy(), run.sample_grid(step))
 
@@ -102,11 +119,8 @@ def train(config: TrainConfig, show_progress: bool = True) -> Path:
                 save_fixed_grid(done)
                 save_model(model.generator, run.model_file("generator", done))
                 save_model(model.discriminator, run.model_file("discriminator", done))
-                bar.write(
-                    f"step {done}: mean over the last {interval_steps} steps: "
-                    + " ".join(f"{key} {interval_sums[key] / interval_steps:.4f}" for key in LOSSES)
-                )
-                interval_sums, interval_steps = dict.fromkeys(LOSSES, 0.0), 0
+                bar.write(f"step {done}/{config.steps}: {interval.summary()}")
+                interval.reset()
 
             bar.update()
             rate = bar.format_dict["rate"]

@@ -75,6 +75,13 @@ def test_config_records_every_setting(tiny_run, data_folder):
     assert "Device: CPU" in result.stdout and "Traceback" not in result.stderr
 
 
+def test_console_prints_mean_losses_every_save_interval(tiny_run):
+    _, result = tiny_run
+    intervals = re.findall(r"step (\d+)/25: mean over the last (\d+) steps: d_real_loss [\d.]+ "
+                           r"d_fake_loss [\d.]+ g_loss [\d.]+ \(\d+ img/s\)", result.stdout)
+    assert intervals == [("10", "10"), ("20", "10"), ("25", "5")]
+
+
 def test_same_seed_repeats_the_log_and_another_seed_does_not(tiny_run, data_folder, tmp_path):
     out, _ = tiny_run
     again = run_script("train.py", "--data", str(data_folder), "--out", str(tmp_path / "again"), "--seed", "3", *RUN_FLAGS)
