@@ -11,21 +11,14 @@ import argparse
 import dataclasses
 import sys
 
+from gan import cli
 from gan.config import TrainConfig, digits_demo_config
-from gan.errors import UserError
 
 ARGUMENT_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
 
 
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one `error:` line (and exit 2) instead of usage + error."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineErrorParser(
+    parser = cli.OneLineErrorParser(
         description="Train a DCGAN (the classic Keras anime-face recipe) on a folder of images.",
         epilog="Without --data: the embedded MNIST digits at 32x32x1, 1500 steps. "
         "Defaults in brackets are the recipe's, used with --data.",
@@ -48,27 +41,16 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     return dataclasses.replace(base, **given)
 
 
-def main(argv: list[str] | None = None) -> int:
-    config = config_from_args(argv)
-    try:
-        config.validate()
-        from gan.runtime import set_up_tensorflow
+def main() -> None:
+    config = config_from_args()
+    config.validate()
+    from gan.runtime import set_up_tensorflow
 
-        print(f"Device: {set_up_tensorflow()}")
-        from gan.trainer import train
+    print(f"Device: {set_up_tensorflow()}")
+    from gan.trainer import train
 
-        train(config)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted: the models saved so far are in the run's models/ folder", file=sys.stderr)
-        return 130
-    return 0
+    train(config)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -21,6 +21,8 @@ TINY_FLAGS = [
     "--image-size", "16", "--channels", "1", "--batch-size", "4", "--latent-dim", "8",
     "--grid-images", "4",
 ]
+# A whole run in a few seconds: 25 steps, grids at 0, 10, 20, saves at 10, 20, 25.
+TINY_RUN_FLAGS = [*TINY_FLAGS, "--steps", "25", "--sample-every", "10", "--save-every", "10"]
 
 
 def write_images(folder: Path, count: int, size: int = 20, seed: int = 0) -> list[Path]:
@@ -53,3 +55,19 @@ def run_script(script: str, *args: str, cwd: Path | None = None, timeout: float 
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def data_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    write_images(folder, 16)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(data_folder, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One real `train.py` run, shared by the tests that read its files (do not modify them)."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_script("train.py", "--data", str(data_folder), "--out", str(out), "--seed", "3", *TINY_RUN_FLAGS)
+    assert result.returncode == 0, result.stderr
+    return out, result

@@ -1,0 +1,45 @@
+"""What every top-level script shares: one-line errors and their exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gan.errors import UserError
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one `error:` line (and exit 2) instead of usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def run(main: Callable[[], None]) -> int:
+    """Call `main`; turn the failures a user can cause into one line and an exit code.
+
+    UserError (bad flags, paths, data): exit 2. OSError (disk full, permissions): exit 1.
+    Ctrl-C: exit 130 without a traceback. Output is line-buffered so that progress
+    lines reach a log file (nohup, CI) as they are printed.
+    """
+    sys.stdout.reconfigure(line_buffering=True)
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def output_file(path: Path) -> Path:
+    """`path`, with its folder created: `-o new/folder/out.png` should just work."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
