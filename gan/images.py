@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 GRID_GAP = 2  # pixels of mid-grey between tiles, so neighbouring images stay apart
 GRID_GAP_VALUE = 128
@@ -17,10 +17,10 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def make_grid(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image, as square as N allows."""
+def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image; as square as N allows by default."""
     count, height, width, channels = images.shape
-    cols = math.ceil(math.sqrt(count))
+    cols = cols or math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
     grid = np.full(
         (rows * height + (rows - 1) * GRID_GAP, cols * width + (cols - 1) * GRID_GAP, channels),
@@ -39,3 +39,19 @@ def save_png(image: np.ndarray, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(partial, format="PNG")
     partial.replace(path)
+
+
+
+def burn_label(picture: Image.Image, text: str) -> Image.Image:
+    """A copy of an L or RGB picture with `text` in its top-left corner.
+
+    White on a black box, so it reads on any picture; Pillow's built-in font, so no font
+    file is needed.
+    """
+    labelled = picture.copy()
+    draw = ImageDraw.Draw(labelled)
+    font = ImageFont.load_default(size=max(10, min(picture.size) // 16))
+    _, _, right, bottom = draw.textbbox((3, 1), text, font=font)
+    draw.rectangle((0, 0, right + 3, bottom + 2), fill=0)
+    draw.text((3, 1), text, fill=255 if picture.mode == "L" else (255, 255, 255), font=font)
+    return labelled

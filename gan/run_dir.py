@@ -47,13 +47,51 @@ class RunDir:
         return f"{step:0{self.width}d}"
 
     def sample_grid(self, step: int) -> Path:
-        return self.images / f"{self.step_label(step)}_image.png"
+        return self.images / f"{self.step_label(step)}{SAMPLE_SUFFIX}"
 
     def fixed_grid(self, step: int) -> Path:
-        return self.images / f"{self.step_label(step)}fixed_image.png"
+        return self.images / f"{self.step_label(step)}{FIXED_SUFFIX}"
 
     def model_file(self, name: str, step: int) -> Path:
         return self.models / f"{name}_{self.step_label(step)}.keras"
+
+
+SAMPLE_SUFFIX = "_image.png"  # the recipe's names: 0100_image.png, 0500fixed_image.png
+FIXED_SUFFIX = "fixed_image.png"
+
+
+def list_grids(images_folder: Path, fixed: bool = False) -> list[tuple[int, Path]]:
+    """(step, path) of each sample (or fixed-noise) grid, in numeric step order."""
+    pattern = re.compile(r"(\d+)" + re.escape(FIXED_SUFFIX if fixed else SAMPLE_SUFFIX))
+    found = [(int(m.group(1)), p) for p in Path(images_folder).iterdir() if (m := pattern.fullmatch(p.name))]
+    return sorted(found)
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / "config.json").is_file() or (folder / "images").is_dir()
+
+
+def find_run(path: str | Path) -> Path:
+    """A run folder as given, or the newest run (by last change) inside a folder of runs."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UserError(f"no such run folder: {folder}")
+    if is_run(folder):
+        return folder
+    runs = [child for child in folder.iterdir() if child.is_dir() and is_run(child)]
+    if not runs:
+        raise UserError(f"{folder} is neither a run folder nor a folder of runs")
+    return max(runs, key=lambda run: max(p.stat().st_mtime for p in (run, *run.iterdir())))
+
+
+def newest_model(run: Path, name: str) -> Path:
+    """The `name` (generator or discriminator) save with the highest step in a run."""
+    pattern = re.compile(re.escape(name) + r"_(\d+)\.keras")
+    models = Path(run) / "models"
+    saves = [(int(m.group(1)), p) for p in models.glob("*.keras") if (m := pattern.fullmatch(p.name))]
+    if not saves:
+        raise UserError(f"no {name}_NNNN.keras saves in {models}")
+    return max(saves)[1]
 
 
 def check_out_folder(out: str | None) -> None:
