@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gan.errors import UserError
+from gan.errors import RunStopped, UserError
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -21,12 +21,16 @@ def run(main: Callable[[], None]) -> int:
     """Call `main`; turn the failures a user can cause into one line and an exit code.
 
     UserError (bad flags, paths, data): exit 2. OSError (disk full, permissions): exit 1.
-    Ctrl-C: exit 130 without a traceback. Output is line-buffered so that progress
-    lines reach a log file (nohup, CI) as they are printed.
+    RunStopped: its own message and code. A Ctrl-C that reaches here: exit 130 without a
+    traceback. Output is line-buffered so that progress lines reach a log file (nohup,
+    CI) as they are printed.
     """
     sys.stdout.reconfigure(line_buffering=True)
     try:
         main()
+    except RunStopped as stop:
+        print(stop, file=sys.stderr)
+        return stop.exit_code
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

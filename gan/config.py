@@ -14,6 +14,9 @@ DIGITS_DEMO = PROJECT_ROOT / "data" / "digits"
 GENERATOR_LEARNING_RATE = 1.5e-4  # the recipe's, for the generator and the combined model
 DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
+ON_NAN = ("stop", "skip")
+# Settings a resumed run may change: none of them alters what the networks compute.
+CHANGEABLE_ON_RESUME = ("steps", "sample_every", "save_every", "keep", "on_nan")
 MIN_IMAGE_SIZE = 16
 
 
@@ -50,6 +53,8 @@ class TrainConfig:
     lr_d: float = _setting(DISCRIMINATOR_LEARNING_RATE, "discriminator learning rate (Adam, beta_1 0.5)")
     label_noise: float = _setting(0.2, "label smoothing: real labels 1 - U(0, x), fake labels U(0, x)")
     xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)")
+    keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all")
+    on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -71,6 +76,10 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be positive; received {getattr(self, name)}")
         if not 0 <= self.label_noise < 0.5:
             raise UserError(f"--label-noise must be in [0, 0.5); received {self.label_noise}")
+        if not isinstance(self.keep, int) or self.keep < 0:
+            raise UserError(f"--keep must be zero (keep all) or a positive integer; received {self.keep}")
+        if self.on_nan not in ON_NAN:
+            raise UserError(f"--on-nan must be one of {', '.join(ON_NAN)}; received {self.on_nan!r}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
 
@@ -79,9 +88,29 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
-        return cls(**json.loads(path.read_text()))
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{path} is not a readable run configuration: {error}") from None
+
+    def resumed_with(self, changes: dict) -> "TrainConfig":
+        """This saved configuration with the flags given on resume, refusing any that
+        would make the rest of the run differ from what it was started as."""
+        refused = [
+            f"--{name.replace('_', '-')} {value} (the run has {getattr(self, name)})"
+            for name, value in changes.items()
+            if name not in CHANGEABLE_ON_RESUME and value != getattr(self, name)
+        ]
+        if refused:
+            allowed = ", ".join("--" + name.replace("_", "-") for name in CHANGEABLE_ON_RESUME)
+            raise UserError(f"a resumed run keeps its settings; only {allowed} may change; refused: {'; '.join(refused)}")
+        return dataclasses.replace(self, **changes)
 
 
 def digits_demo_config() -> TrainConfig:
-    """The embedded default: MNIST digits at 32x32x1, about five minutes on a 2-core CPU."""
-    return TrainConfig(data=str(DIGITS_DEMO), image_size=32, channels=1, steps=1500, save_every=500)
+    """The embedded default: MNIST digits at 32x32x1, about five minutes on a 2-core CPU.
+
+    Batch 32 for 3,000 steps: in the same time as batch 64 for 1,500, twice the updates
+    gave visibly cleaner digits.
+    """
+    return TrainConfig(data=str(DIGITS_DEMO), image_size=32, channels=1, batch_size=32, steps=3000)

@@ -94,13 +94,16 @@ def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
 
 
 def _decode_or_reason(path: Path, image_size: int, channels: int) -> np.ndarray | str:
+    """The decoded image, or why it was skipped. One bad file must never stop a run, and
+    Pillow's decoders fail on malformed input with many exception types, hence the
+    catch-all (fuzzed in the tests)."""
     try:
         return decode_image(path, image_size, channels)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return "too large"
     except UnidentifiedImageError:
-        return "not images"
-    except (OSError, SyntaxError, ValueError, EOFError):
+        return "not recognised as images"
+    except Exception:
         return "corrupt or truncated"
 
 
@@ -129,11 +132,12 @@ def load_image_folder(root: str | Path, image_size: int, channels: int, workers:
     return ImageSet(np.stack(images), skipped)
 
 
-def training_batches(images: np.ndarray, batch_size: int, seed: int):
+def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0):
     """An endless tf.data stream of float32 batches in [-1, 1], reproducible from `seed`.
 
     Indices, not images, are shuffled and batched (every image once per epoch, in a new
-    order each epoch), so shuffling costs 8 bytes per image, not a copy of the pixels.
+    order each epoch), so shuffling costs 8 bytes per image, not a copy of the pixels, and
+    a resumed run skips the batches it has trained on without touching their pixels.
     """
     import tensorflow as tf
 
@@ -149,6 +153,7 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int):
         .shuffle(count, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
+        .skip(skip_batches)
         .map(gather_and_scale, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )

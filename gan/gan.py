@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 LABEL_NOISE = 0.2
+LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
 
 
 def _binary_crossentropy(labels, probabilities):
@@ -46,6 +47,7 @@ class DCGAN(keras.Model):
         label_noise: float = LABEL_NOISE,
         seed: int | None = None,
         sample_count: int = 16,
+        undo_non_finite: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -63,6 +65,15 @@ class DCGAN(keras.Model):
         # Build the optimizers now so that no variable is created inside a traced step.
         generator.optimizer.build(generator.trainable_variables)
         discriminator.optimizer.build(discriminator.trainable_variables)
+        self.undo_non_finite = undo_non_finite
+        if undo_non_finite:
+            # Everything a step changes except the noise state: weights, batch-norm
+            # averages, optimizer moments and counters. A copy costs memory, not much time.
+            self._guarded = [
+                *generator.variables, *discriminator.variables,
+                *generator.optimizer.variables, *discriminator.optimizer.variables,
+            ]
+            self._before_step = [tf.Variable(v.value, trainable=False) for v in self._guarded]
 
     def call(self, noise, training=False):
         return self.discriminator(self.generator(noise, training=training), training=training)
@@ -81,7 +92,20 @@ class DCGAN(keras.Model):
         """One recipe step on a batch of real images in [-1, 1]; returns the step's figures.
 
         `samples` holds the first `sample_count` fakes of the step, for the sample grids.
+        With `undo_non_finite`, a step whose losses are not all finite is undone whole
+        (all three updates) and `undone` is true.
         """
+        if not self.undo_non_finite:
+            return self._recipe_step(real_images)
+        for copy, variable in zip(self._before_step, self._guarded):
+            copy.assign(variable.value)
+        figures = self._recipe_step(real_images)
+        finite = ops.all(ops.isfinite(ops.stack([figures[key] for key in LOSSES])))
+        for copy, variable in zip(self._before_step, self._guarded):
+            variable.assign(ops.where(finite, variable.value, copy))
+        return {**figures, "undone": ops.logical_not(finite)}
+
+    def _recipe_step(self, real_images) -> dict:
         batch_size = ops.shape(real_images)[0]
         fake_images = self.generator(self.sample_noise(batch_size), training=False)
         real_labels, fake_labels = self.noisy_labels(batch_size)

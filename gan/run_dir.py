@@ -5,7 +5,9 @@ outputs/<run>/
     training_log.txt     one line per step, the recipe's format
     fixed_noise.npy      the noise behind every NNNNfixed_image.png
     images/NNNN_image.png, images/NNNNfixed_image.png
-    models/generator_NNNN.keras, models/discriminator_NNNN.keras
+    models/generator_NNNN.keras, models/discriminator_NNNN.keras, models/state_NNNN.json
+                         a checkpoint: both networks with their optimizer states, and
+                         the step and random-number state; the last --keep are kept
     tensorboard/         event files
 
 NNNN is always the number of training steps the pictured or saved networks have had,
@@ -14,7 +16,9 @@ zero-padded to the width of the run's last step so that names sort in step order
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +59,9 @@ class RunDir:
     def model_file(self, name: str, step: int) -> Path:
         return self.models / f"{name}_{self.step_label(step)}.keras"
 
+    def state_file(self, step: int) -> Path:
+        return self.models / f"state_{self.step_label(step)}.json"
+
 
 SAMPLE_SUFFIX = "_image.png"  # the recipe's names: 0100_image.png, 0500fixed_image.png
 FIXED_SUFFIX = "fixed_image.png"
@@ -86,12 +93,11 @@ def find_run(path: str | Path) -> Path:
 
 def newest_model(run: Path, name: str) -> Path:
     """The `name` (generator or discriminator) save with the highest step in a run."""
-    pattern = re.compile(re.escape(name) + r"_(\d+)\.keras")
     models = Path(run) / "models"
-    saves = [(int(m.group(1)), p) for p in models.glob("*.keras") if (m := pattern.fullmatch(p.name))]
+    saves = _saves_by_step(models, name, ".keras") if models.is_dir() else {}
     if not saves:
         raise UserError(f"no {name}_NNNN.keras saves in {models}")
-    return max(saves)[1]
+    return saves[max(saves)]
 
 
 def check_out_folder(out: str | None) -> None:
@@ -132,13 +138,56 @@ def claim_run_folder(out: str | None, data: str) -> Path:
             number += 1
 
 
-def save_model(model: "keras.Model", path: Path) -> None:
-    """Save in Keras 3's format via a hidden temporary folder, then rename into place.
+@dataclass(frozen=True)
+class Checkpoint:
+    step: int
+    generator: Path
+    discriminator: Path
+    state: Path
 
-    A kill during the save leaves a stray temporary file, never a truncated model.
+    def read_state(self) -> dict:
+        return json.loads(self.state.read_text())
+
+
+def _saves_by_step(models: Path, name: str, suffix: str) -> dict[int, Path]:
+    pattern = re.compile(re.escape(name) + r"_(\d+)" + re.escape(suffix))
+    return {int(m.group(1)): p for p in models.glob(f"{name}_*{suffix}") if (m := pattern.fullmatch(p.name))}
+
+
+def list_checkpoints(run: RunDir) -> list[Checkpoint]:
+    """The complete checkpoints of a run, oldest first. A state file is written last,
+    so a step whose state file exists has both networks saved in full."""
+    if not run.models.is_dir():
+        return []
+    generators = _saves_by_step(run.models, "generator", ".keras")
+    discriminators = _saves_by_step(run.models, "discriminator", ".keras")
+    return [
+        Checkpoint(step, generators[step], discriminators[step], state)
+        for step, state in sorted(_saves_by_step(run.models, "state", ".json").items())
+        if step in generators and step in discriminators
+    ]
+
+
+def save_checkpoint(run: RunDir, step: int, generator: "keras.Model", discriminator: "keras.Model", state: dict) -> None:
+    """Write a checkpoint so that a kill at any moment leaves the previous ones intact.
+
+    Every file is written in models/.partial and then renamed into place (a rename is
+    atomic), the state file last: until it lands, the step is not a checkpoint.
     """
-    staging = path.parent / ".partial"
+    staging = run.models / ".partial"
     staging.mkdir(exist_ok=True)
-    partial = staging / path.name
-    model.save(partial)
-    partial.replace(path)
+    files = [run.model_file("generator", step), run.model_file("discriminator", step), run.state_file(step)]
+    generator.save(staging / files[0].name)
+    discriminator.save(staging / files[1].name)
+    (staging / files[2].name).write_text(json.dumps(state, indent=2) + "\n")
+    for target in files:
+        (staging / target.name).replace(target)
+
+
+def prune_checkpoints(run: RunDir, keep: int) -> None:
+    """Delete all but the newest `keep` checkpoints (0 keeps all), state file first."""
+    if keep == 0:
+        return
+    for old in list_checkpoints(run)[:-keep]:
+        for path in (old.state, old.generator, old.discriminator):
+            path.unlink(missing_ok=True)

@@ -1,15 +1,21 @@
-"""train(config): the loop, and the cadence of its samples, saves and logs.
+"""train(config): the loop, and the cadence of its samples, checkpoints and logs.
 
-Read top to bottom: data in, networks built, then one compiled step per iteration with
-the host doing only what must be done per step (one log line) or at an interval
-(grids every `sample_every`, models and the fixed-noise grid every `save_every`).
+Read top to bottom: data in, networks built (or restored from the newest checkpoint),
+then one compiled step per iteration with the host doing only what must be done per
+step (one log line) or at an interval (grids every `sample_every`; a checkpoint and the
+fixed-noise grid every `save_every`). Whatever stops the loop early (Ctrl-C, SIGTERM, a
+non-finite loss, a failed save) leaves the newest checkpoint whole, and the message
+says how to resume from it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,12 +26,32 @@ from tqdm import tqdm
 from gan import images
 from gan.config import TrainConfig
 from gan.data import load_image_folder, training_batches
-from gan.gan import DCGAN
+from gan.errors import RunStopped, UserError
+from gan.gan import LOSSES, DCGAN
 from gan.models import get_disc_normal, get_gen_normal
-from gan.run_dir import RunDir, check_out_folder, claim_run_folder, save_model
-from gan.training_log import SCALARS, TrainingLog
+from gan.run_dir import (
+    Checkpoint,
+    RunDir,
+    check_out_folder,
+    claim_run_folder,
+    list_checkpoints,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from gan.training_log import SCALARS, TrainingLog, truncate_log
 
-LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
+MAX_UNDONE_IN_A_ROW = 10  # with --on-nan skip: past this, the run is diverging, not meeting a bad batch
+
+
+def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Model) -> DCGAN:
+    return DCGAN(
+        generator,
+        discriminator,
+        label_noise=config.label_noise,
+        seed=config.seed,
+        sample_count=config.grid_images,
+        undo_non_finite=config.on_nan == "skip",
+    )
 
 
 def build_dcgan(config: TrainConfig) -> DCGAN:
@@ -36,13 +62,28 @@ def build_dcgan(config: TrainConfig) -> DCGAN:
     discriminator = get_disc_normal(
         (config.image_size, config.image_size, config.channels), config.init, config.lr_d
     )
-    return DCGAN(
-        generator,
-        discriminator,
-        label_noise=config.label_noise,
-        seed=config.seed,
-        sample_count=config.grid_images,
-    )
+    return _join(config, generator, discriminator)
+
+
+def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint]:
+    """The networks, optimizer states and noise state of the newest checkpoint that loads.
+
+    A damaged newest checkpoint (say, a disk error while it was written) is reported and
+    the one before it is used.
+    """
+    for checkpoint in reversed(list_checkpoints(run)):
+        try:
+            generator = keras.saving.load_model(checkpoint.generator, safe_mode=True)
+            discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True)
+            state = checkpoint.read_state()
+        except Exception as error:  # a damaged file fails in many ways; the previous checkpoint may not
+            print(f"warning: checkpoint {checkpoint.step} is unreadable ({str(error).splitlines()[0]}); "
+                  "trying the one before", file=sys.stderr)
+            continue
+        model = _join(config, generator, discriminator)
+        model.seed_generator.state.assign(np.asarray(state["seed_generator_state"], dtype="int64"))
+        return model, checkpoint
+    raise UserError(f"{run.models} holds no complete checkpoint to resume from")
 
 
 class _IntervalMeans:
@@ -61,9 +102,40 @@ class _IntervalMeans:
         self.steps += 1
 
     def summary(self) -> str:
+        if not self.steps:
+            return "no step with finite losses since the last save"
         means = " ".join(f"{key} {self.sums[key] / self.steps:.4f}" for key in LOSSES)
         rate = self.steps * self.batch_size / (time.perf_counter() - self.start)
         return f"mean over the last {self.steps} steps: {means} ({rate:.0f} img/s)"
+
+
+class _StopSignals:
+    """Turns the first Ctrl-C or SIGTERM into a request to stop after the current step,
+    with a checkpoint. After it the signals' default action is back, so a second one
+    ends the process at once, even inside a long TensorFlow call (Python handlers only
+    run between steps); the atomic saves keep the previous checkpoint whole."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
+        for other in self.SIGNALS:
+            signal.signal(other, signal.SIG_DFL)
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step "
+              "(press Ctrl-C again to quit at once)", file=sys.stderr)
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def _save_grid(log: TrainingLog, tag: str, step: int, pixels: np.ndarray, path: Path) -> None:
@@ -72,55 +144,123 @@ def _save_grid(log: TrainingLog, tag: str, step: int, pixels: np.ndarray, path: 
     log.image(tag, step, grid)
 
 
-def train(config: TrainConfig, show_progress: bool = True) -> Path:
-    """Train one run from scratch; return its folder. Raises UserError on bad input."""
-    check_out_folder(config.out)
+def train(config: TrainConfig, resume: Path | None = None, show_progress: bool = True) -> Path:
+    """Train a new run, or continue the run folder `resume` from its newest checkpoint.
+
+    Returns the run folder. Raises UserError on bad input and RunStopped when the run
+    ends early with its state saved.
+    """
+    if resume is None:
+        check_out_folder(config.out)
     image_set = load_image_folder(config.data, config.image_size, config.channels)
     print(f"Data: {len(image_set.images)} images from {config.data}")
     if image_set.skipped:
         print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
 
-    if config.seed is None:
-        config = dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
-    run = RunDir(claim_run_folder(config.out, config.data), config.steps)
-    run.make_folders()
-    config.save(run.config)
-    print(f"Run folder: {run.root} (seed {config.seed})")
+    if resume is None:
+        if config.seed is None:
+            config = dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
+        run = RunDir(claim_run_folder(config.out, config.data), config.steps)
+        run.make_folders()
+        config.save(run.config)
+        print(f"Run folder: {run.root} (seed {config.seed})")
+        keras.utils.set_random_seed(config.seed)
+        model = build_dcgan(config)
+        fixed_noise = np.random.default_rng(config.seed).standard_normal(
+            (config.grid_images, *model.noise_shape), dtype=np.float32
+        )
+        np.save(run.fixed_noise, fixed_noise)
+        start = 0
+    else:
+        run = RunDir(resume, config.steps)
+        keras.utils.set_random_seed(config.seed)
+        model, checkpoint = _restore(config, run)
+        start = checkpoint.step
+        if start >= config.steps:
+            raise UserError(f"{run.root} already ran {start} steps; pass --steps with a larger total to go on")
+        config.save(run.config)
+        fixed_noise = np.load(run.fixed_noise)
+        dropped = truncate_log(run.log, start)
+        print(f"Resuming {run.root} at step {start} of {config.steps}"
+              + (f"; dropped {dropped} log lines written after that checkpoint" if dropped else ""))
 
-    keras.utils.set_random_seed(config.seed)
-    model = build_dcgan(config)
-    fixed_noise = np.random.default_rng(config.seed).standard_normal(
-        (config.grid_images, *model.noise_shape), dtype=np.float32
-    )
-    np.save(run.fixed_noise, fixed_noise)
     train_step = model.compiled_train_step(jit_compile=config.xla)
-    batches = iter(training_batches(image_set.images, config.batch_size, config.seed))
+    batches = iter(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start))
+    last_checkpoint, undone_in_a_row = start, 0
+
+    def diverged(problem: str) -> RunStopped:
+        if last_checkpoint:
+            return RunStopped(
+                f"error: {problem}; stopped without saving; the newest checkpoint is step {last_checkpoint}. "
+                f"Resume from it with: python train.py --resume {run.root} --on-nan skip, "
+                "or start again with lower learning rates (--lr-g, --lr-d)",
+                exit_code=1,
+            )
+        return RunStopped(
+            f"error: {problem}; stopped before any checkpoint was saved. "
+            "Start again with lower learning rates (--lr-g, --lr-d) or --on-nan skip",
+            exit_code=1,
+        )
 
     def save_fixed_grid(step: int) -> None:
         pixels = model.generator(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
+    def checkpoint(done: int) -> None:
+        nonlocal last_checkpoint
+        save_fixed_grid(done)
+        state = {"step": done, "seed_generator_state": model.seed_generator.state.numpy().tolist()}
+        try:
+            save_checkpoint(run, done, model.generator, model.discriminator, state)
+        except OSError as error:
+            raise RunStopped(
+                f"error: could not save the checkpoint of step {done}: {error}. "
+                f"The previous checkpoint (step {last_checkpoint}) is intact; once the disk is fixed, "
+                f"resume with: python train.py --resume {run.root}",
+                exit_code=1,
+            ) from None
+        prune_checkpoints(run, config.keep)
+        last_checkpoint = done
+
     interval = _IntervalMeans(config.batch_size)
     # A redrawn bar only makes sense on a terminal; in a log file the interval lines suffice.
-    with TrainingLog(run.log, run.tensorboard) as log, tqdm(
-        total=config.steps, unit="step", disable=not (show_progress and sys.stderr.isatty()), dynamic_ncols=True
+    with _StopSignals() as stop, TrainingLog(run.log, run.tensorboard) as log, tqdm(
+        total=config.steps, initial=start, unit="step",
+        disable=not (show_progress and sys.stderr.isatty()), dynamic_ncols=True,
     ) as bar:
-        save_fixed_grid(0)
-        for step in range(config.steps):
+        if start == 0:
+            save_fixed_grid(0)
+        for step in range(start, config.steps):
             figures = train_step(next(batches))
             scalars = {key: float(figures[key]) for key in SCALARS}
             log.step(step, scalars)
-            interval.add(scalars)
-            if step % config.sample_every == 0:
-                _save_grid(log, "samples", step, figures["samples"].numpy(), run.sample_grid(step))
+            if all(math.isfinite(scalars[key]) for key in LOSSES):
+                undone_in_a_row = 0
+                interval.add(scalars)
+                if step % config.sample_every == 0:
+                    _save_grid(log, "samples", step, figures["samples"].numpy(), run.sample_grid(step))
+            elif "undone" not in figures:
+                losses = ", ".join(f"{key} {scalars[key]}" for key in LOSSES)
+                raise diverged(f"a loss is not finite at step {step} ({losses})")
+            else:
+                undone_in_a_row += 1
+                bar.write(f"step {step}: a loss is not finite; the step's updates were undone (--on-nan skip)")
+                if undone_in_a_row == MAX_UNDONE_IN_A_ROW:
+                    raise diverged(f"the last {MAX_UNDONE_IN_A_ROW} steps all had non-finite losses")
 
             done = step + 1
             if done % config.save_every == 0 or done == config.steps:
-                save_fixed_grid(done)
-                save_model(model.generator, run.model_file("generator", done))
-                save_model(model.discriminator, run.model_file("discriminator", done))
+                checkpoint(done)
                 bar.write(f"step {done}/{config.steps}: {interval.summary()}")
                 interval.reset()
+            if stop.received is not None:
+                if last_checkpoint != done:
+                    checkpoint(done)
+                raise RunStopped(
+                    f"Stopped by {signal.Signals(stop.received).name} after step {done}, with a checkpoint. "
+                    f"Resume with: python train.py --resume {run.root}",
+                    exit_code=128 + stop.received,
+                )
 
             bar.update()
             rate = bar.format_dict["rate"]

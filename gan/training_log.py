@@ -88,3 +88,19 @@ class TrainingLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def truncate_log(path: Path, steps: int) -> int:
+    """Keep only the lines of steps before `steps` (the state a checkpoint holds), so a
+    resumed run's log has each step once; return how many lines were dropped."""
+    if not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    kept = [
+        line for line in lines
+        if line.endswith("\n") and (match := LOG_PATTERN.fullmatch(line.strip())) and int(match.group(1)) < steps
+    ]
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(kept), encoding="utf-8")
+    partial.replace(path)
+    return len(lines) - len(kept)

@@ -71,3 +71,17 @@ def tiny_run(data_folder, tmp_path_factory) -> tuple[Path, subprocess.CompletedP
     result = run_script("train.py", "--data", str(data_folder), "--out", str(out), "--seed", "3", *TINY_RUN_FLAGS)
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+def run_train_patched(patch: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run train.py in a fresh interpreter after executing `patch` (Python source), to
+    inject a failure (a kill mid-save, a full disk) into a real run."""
+    launcher = f"{patch}\nimport runpy, sys\nsys.argv = ['train.py', *{list(args)!r}]\nrunpy.run_path({str(PROJECT_ROOT / 'train.py')!r}, run_name='__main__')\n"
+    return subprocess.run(
+        [sys.executable, "-c", launcher],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
