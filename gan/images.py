@@ -13,14 +13,22 @@ GRID_GAP_VALUE = 128
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """The inverse of the data scaling x / 127.5 - 1, rounded and clipped."""
-    return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    """The inverse of the data scaling x / 127.5 - 1, rounded and clipped (NaN -> 0)."""
+    pixels = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=-1.0)
+    return np.clip(np.rint((pixels + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def grid_columns(count: int) -> int:
+    """Columns for a near-square grid with no empty cell where one exists nearby
+    (64 -> 8x8, 32 -> 8x4), else ceil(sqrt(count)) (5 -> 3x2)."""
+    side = math.ceil(math.sqrt(count))
+    return next((cols for cols in range(side, side + side // 2 + 1) if count % cols == 0), side)
 
 
 def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image; as square as N allows by default."""
+    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image, `grid_columns` wide by default."""
     count, height, width, channels = images.shape
-    cols = cols or math.ceil(math.sqrt(count))
+    cols = cols or grid_columns(count)
     rows = math.ceil(count / cols)
     grid = np.full(
         (rows * height + (rows - 1) * GRID_GAP, cols * width + (cols - 1) * GRID_GAP, channels),

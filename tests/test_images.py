@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from gan.images import GRID_GAP, make_grid, save_png, to_uint8
+from gan.images import GRID_GAP, grid_columns, make_grid, save_png, to_uint8
 
 
 def test_to_uint8_inverts_the_data_scaling():
@@ -18,6 +18,10 @@ def test_grid_places_images_row_by_row():
     assert grid[0, 0, 0] == 1 and grid[0, step_x, 0] == 2 and grid[0, 2 * step_x, 0] == 3
     assert grid[step_y, 0, 0] == 4 and grid[step_y, step_x, 0] == 5
     assert grid[step_y, 2 * step_x, 0] == 128, "an empty cell stays gap-grey"
+
+
+def test_grid_columns_avoid_empty_cells_where_they_can():
+    assert [grid_columns(n) for n in (64, 32, 16, 12, 5, 1)] == [8, 8, 4, 4, 3, 1]
 
 
 def test_save_png_writes_grayscale_and_rgb_and_leaves_no_partial_file(tmp_path):

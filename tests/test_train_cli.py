@@ -97,7 +97,7 @@ def test_default_run_trains_on_the_embedded_digits(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Data: 5000 images from" in result.stdout
     with Image.open(tmp_path / "demo" / "images" / "1_image.png") as grid:
-        assert grid.mode == "L" and grid.size == (8 * 32 + 7 * 2,) * 2
+        assert grid.mode == "L" and grid.size == (8 * 32 + 7 * 2, 4 * 32 + 3 * 2)  # batch 32: 8x4
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["image_size"] == 32
 
 
