@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from gan.images import burn_label
+from gan.run_dir import atomic_write
 
 
 def write_gif(frames: list[tuple[int, Path]], path: Path, fps: float = 4.0, label: bool = False) -> None:
@@ -16,8 +17,7 @@ def write_gif(frames: list[tuple[int, Path]], path: Path, fps: float = 4.0, labe
         with Image.open(frame) as image:
             picture = image.convert("L" if image.mode == "L" else "RGB")
         pictures.append(burn_label(picture, f"step {step}") if label else picture)
-    partial = path.with_name(path.name + ".partial")
-    pictures[0].save(
-        partial, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0
-    )
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        pictures[0].save(
+            partial, format="GIF", save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0
+        )

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from gan.run_dir import atomic_write
+
 GRID_GAP = 2  # pixels of mid-grey between tiles, so neighbouring images stay apart
 GRID_GAP_VALUE = 128
 
@@ -44,9 +46,8 @@ def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
 
 def save_png(image: np.ndarray, path: Path) -> None:
     """Write an (H, W, 1 or 3) uint8 array as PNG via a temporary name, so no half file is left."""
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(partial, format="PNG")
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(partial, format="PNG")
 
 
 

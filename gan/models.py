@@ -42,6 +42,20 @@ def _batch_norm(init: str) -> layers.BatchNormalization:
     return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, gamma_initializer=gamma)
 
 
+def _normalise_and_activate(x, init: str):
+    x = _batch_norm(init)(x)
+    return layers.LeakyReLU(LEAKY_SLOPE)(x)
+
+
+def _compiled(model: keras.Model, learning_rate: float) -> keras.Model:
+    # Binary cross-entropy on probabilities, as the recipe compiles both networks.
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=ADAM_BETA_1),
+        loss="binary_crossentropy",
+    )
+    return model
+
+
 def _check_init(init: str) -> None:
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}; received {init!r}")
@@ -65,26 +79,18 @@ def get_gen_normal(
     noise = keras.Input(shape=noise_shape, name="noise")
     # 1x1 -> 4x4
     x = layers.Conv2DTranspose(filters[0], 4, padding="valid", kernel_initializer=kernel_init)(noise)
-    x = _batch_norm(init)(x)
-    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = _normalise_and_activate(x, init)
     # 4x4 -> size/2, doubling each block
     for block in filters[1:]:
         x = layers.Conv2DTranspose(block, 4, strides=2, padding="same", kernel_initializer=kernel_init)(x)
-        x = _batch_norm(init)(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = _normalise_and_activate(x, init)
     # one refining convolution at size/2
     x = layers.Conv2D(filters[-1], 3, padding="same", kernel_initializer=kernel_init)(x)
-    x = _batch_norm(init)(x)
-    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = _normalise_and_activate(x, init)
     # size/2 -> size, to pixels; tanh in float32 so mixed precision keeps the range exact
     x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", kernel_initializer=kernel_init)(x)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    generator = keras.Model(noise, image, name="generator")
-    generator.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=ADAM_BETA_1),
-        loss="binary_crossentropy",
-    )
-    return generator
+    return _compiled(keras.Model(noise, image, name="generator"), learning_rate)
 
 
 def get_disc_normal(
@@ -108,14 +114,8 @@ def get_disc_normal(
     # halve the size each block down to 4x4, doubling the filters
     for block in filters[1:]:
         x = layers.Conv2D(block, 4, strides=2, padding="same", kernel_initializer=kernel_init)(x)
-        x = _batch_norm(init)(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = _normalise_and_activate(x, init)
     x = layers.Flatten()(x)
     x = layers.Dense(1, kernel_initializer=kernel_init)(x)
     probability = layers.Activation("sigmoid", dtype="float32", name="probability")(x)
-    discriminator = keras.Model(image, probability, name="discriminator")
-    discriminator.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=ADAM_BETA_1),
-        loss="binary_crossentropy",
-    )
-    return discriminator
+    return _compiled(keras.Model(image, probability, name="discriminator"), learning_rate)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +30,15 @@ if TYPE_CHECKING:
     import keras
 
 OUTPUTS_ROOT = Path("outputs")
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[Path]:
+    """Yield a temporary name beside `path` to write to; it replaces `path` (atomically,
+    by rename) only if the block completes, so no reader ever sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    yield partial
+    partial.replace(path)
 
 
 class RunDir:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gan.run_dir import atomic_write
+
 LOG_LINE = "Step: {step} Disc: real loss: {d_real_loss:f} fake loss: {d_fake_loss:f} GAN loss: {g_loss:f}\n"
 _NUMBER = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))"
 LOG_PATTERN = re.compile(
@@ -100,7 +102,6 @@ def truncate_log(path: Path, steps: int) -> int:
         line for line in lines
         if line.endswith("\n") and (match := LOG_PATTERN.fullmatch(line.strip())) and int(match.group(1)) < steps
     ]
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("".join(kept), encoding="utf-8")
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        partial.write_text("".join(kept), encoding="utf-8")
     return len(lines) - len(kept)
