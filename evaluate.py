@@ -1,0 +1,69 @@
+"""FID, KID, precision and recall of a run's generator against real images.
+
+    python evaluate.py outputs/anime-1 --real animeface/ [-n 10000] [--inception-weights FILE]
+    python evaluate.py --real folderA --fake folderB
+
+Features are those of the standard FID network (InceptionV3 2015-12-05; see README
+"Quality metrics" for its weights). A run's result is also appended, with its step, to
+<run>/metrics.jsonl. Real-image features are cached per folder content and settings.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gan import cli
+from gan.errors import UserError
+from gan.run_dir import find_run, newest_model
+
+DEFAULT_WEIGHTS = Path.home() / ".cache" / "dcgan-studio" / "fid_inception_2015_12_05.npz"
+
+
+def main() -> None:
+    parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, nargs="?", help="run folder (its newest generator) or a folder of runs")
+    parser.add_argument("--real", type=Path, required=True, help="folder of real images")
+    parser.add_argument("--fake", type=Path, help="folder of generated images, instead of a run")
+    parser.add_argument("--model", type=Path, help="a generator .keras file instead of the run's newest")
+    parser.add_argument("-n", "--count", type=int, default=10_000, help="images to generate [10000]")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated images' noise [0]")
+    parser.add_argument("--image-size", type=int, help="size real (and folder) images are resized to [the run's; else 64]")
+    parser.add_argument("--inception-weights", type=Path, default=DEFAULT_WEIGHTS, help=f"FID Inception .npz [{DEFAULT_WEIGHTS}]")
+    args = parser.parse_args()
+    if (args.run is None) == (args.fake is None):
+        raise UserError("give either a run folder or --fake FOLDER (not both)")
+    if args.count < 2:
+        raise UserError(f"-n must be at least 2; received {args.count}")
+
+    from gan.config import TrainConfig
+    from gan.evaluation import append_metrics, compare, folder_features, format_metrics, generator_features
+    from gan.inception import FIDFeatures, load_weights
+    from gan.runtime import set_up_tensorflow
+
+    weights = load_weights(args.inception_weights)
+    set_up_tensorflow()
+    features = FIDFeatures(weights)
+    weights_id = f"{args.inception_weights.name}:{args.inception_weights.stat().st_size}"
+    if args.fake is not None:
+        size = args.image_size or 64
+        real = folder_features(args.real, size, features, weights_id)
+        fake = folder_features(args.fake, size, features, weights_id)
+        print(format_metrics(compare(real, fake)))
+        return
+
+    from gan.latent import load_generator
+
+    run = find_run(args.run)
+    model_file = args.model or newest_model(run, "generator")
+    size = args.image_size or TrainConfig.load(run / "config.json").image_size
+    real = folder_features(args.real, size, features, weights_id)
+    fake = generator_features(load_generator(model_file), args.count, features, seed=args.seed)
+    result = compare(real, fake)
+    step = int(model_file.stem.rsplit("_", 1)[-1]) if model_file.stem.rsplit("_", 1)[-1].isdigit() else None
+    append_metrics(run, {"step": step, "generator": str(model_file), "real": str(args.real), **result})
+    print(f"step {step}: {format_metrics(result)}")
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

@@ -1,0 +1,148 @@
+"""FID, KID and precision/recall: the math without weights, the network against known answers."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PROJECT_ROOT, run_script
+from gan import metrics
+from gan.inception import resize_matrix
+
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+WEIGHTS = SHARED / "fid" / "fid_inception_2015_12_05.npz"
+KNOWN = SHARED / "fid" / "known_answers.npz"
+needs_weights = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and KNOWN.is_file()), reason=f"the FID Inception weights and known answers are not at {SHARED / 'fid'}"
+)
+
+
+def test_fid_of_two_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    var1, var2 = rng.uniform(0.5, 2, 4), rng.uniform(0.5, 2, 4)
+    closed = np.sum((mu1 - mu2) ** 2) + np.sum(var1 + var2 - 2 * np.sqrt(var1 * var2))
+    assert metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) == pytest.approx(closed, rel=1e-9)
+    # and estimated from samples
+    a = rng.normal(mu1, np.sqrt(var1), (200_000, 4))
+    b = rng.normal(mu2, np.sqrt(var2), (200_000, 4))
+    assert metrics.fid(a, b) == pytest.approx(closed, rel=0.02)
+
+
+def test_fid_is_zero_for_one_set_and_grows_with_shift_and_collapse():
+    x = np.random.default_rng(1).normal(size=(3000, 16))
+    assert abs(metrics.fid(x, x)) < 1e-6
+    shifted = [metrics.fid(x, x + shift) for shift in (0.1, 0.5, 1.0)]
+    assert shifted == sorted(shifted) and shifted[0] > 0
+    collapsed = [metrics.fid(x, x * scale) for scale in (0.9, 0.5, 0.1)]  # variance shrinking: mode collapse
+    assert collapsed == sorted(collapsed) and collapsed[0] > 0
+
+
+def _direct_unbiased_mmd(x, y):
+    d = x.shape[1]
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    m = len(x)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    return xx + yy - 2 * xy
+
+
+def test_kid_is_the_unbiased_mmd_with_the_cubic_kernel():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(30, 5)), rng.normal(0.5, 1.0, (30, 5))
+    mean, std = metrics.kid(x, y, subsets=3, subset_size=30)  # one subset is the whole set
+    assert mean == pytest.approx(_direct_unbiased_mmd(x, y), rel=1e-9) and std == pytest.approx(0, abs=1e-12)
+    assert metrics.kid(x, x[::-1].copy(), subsets=5, subset_size=20)[0] < mean
+
+
+def test_precision_and_recall_separate_fidelity_from_diversity():
+    rng = np.random.default_rng(3)
+    real = rng.normal(size=(500, 8))
+    assert metrics.precision_recall(real, real.copy()) == (1.0, 1.0)
+    collapsed = real[:5] + rng.normal(0, 0.01, (5, 8))  # a few real-looking modes
+    precision, recall = metrics.precision_recall(real, np.repeat(collapsed, 20, axis=0))
+    assert precision == 1.0 and recall < 0.2
+    precision, _ = metrics.precision_recall(real, rng.normal(6.0, 1.0, (500, 8)))
+    assert precision < 0.05
+
+
+def test_too_few_samples_are_refused_clearly():
+    one = np.zeros((1, 8))
+    with pytest.raises(ValueError, match="FID needs at least 2 samples per set; received 1"):
+        metrics.fid(one, np.zeros((5, 8)))
+    with pytest.raises(ValueError, match="KID needs at least 2 samples"):
+        metrics.kid(one, np.zeros((5, 8)))
+    with pytest.raises(ValueError, match="precision and recall needs at least 4 samples"):
+        metrics.precision_recall(np.zeros((3, 8)), np.zeros((9, 8)))
+
+
+def test_legacy_resize_samples_without_a_half_pixel_offset():
+    rows = resize_matrix(96)
+    assert rows.shape == (299, 96) and np.allclose(rows.sum(axis=1), 1.0)
+    # output pixel 1 samples the input at 96/299 = 0.321: between inputs 0 and 1
+    assert rows[1, 0] == pytest.approx(1 - 96 / 299) and rows[1, 1] == pytest.approx(96 / 299)
+    assert rows[-1, -1] == pytest.approx(1.0), "the last row clamps at the edge"
+    assert np.array_equal(resize_matrix(299), np.eye(299, dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def fid_network():
+    from gan.inception import FIDFeatures, load_weights
+
+    return FIDFeatures(load_weights(WEIGHTS))
+
+
+@needs_weights
+def test_network_matches_the_reference_features_at_299_and_96(fid_network):
+    known = np.load(KNOWN)
+    np.testing.assert_allclose(fid_network(known["images_299"]), known["features_299"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fid_network(known["images_96"]), known["features_96"], rtol=1e-4, atol=1e-4)
+
+
+@needs_weights
+def test_fid_between_two_halves_of_the_anime_faces_matches_the_reference(fid_network):
+    """2,000 images through InceptionV3 on the CPU: about 2.5 minutes on 2 cores."""
+    known = np.load(KNOWN)
+    faces = np.stack([np.asarray(Image.open(SHARED / "anime" / f"{i}.jpg").convert("RGB")) for i in range(2000)])
+    first, second = fid_network(faces[:1000]), fid_network(faces[1000:])
+    np.testing.assert_allclose(first.mean(0), known["mu_anime_0_999"], atol=1e-5)
+    assert metrics.fid(first, second) == pytest.approx(float(known["fid_anime_0_999_vs_1000_1999"]), abs=0.01)
+
+
+# evaluate.py
+
+def test_evaluate_without_weights_says_how_to_get_them(tiny_run, data_folder, tmp_path):
+    run, _ = tiny_run
+    result = run_script("evaluate.py", str(run), "--real", str(data_folder), "--inception-weights", str(tmp_path / "none.npz"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no FID Inception weights at ") and result.stderr.count("\n") == 1
+
+
+@needs_weights
+def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_folder, tmp_path, monkeypatch):
+    run, _ = tiny_run
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    flags = ["--real", str(data_folder), "-n", "24", "--inception-weights", str(WEIGHTS)]
+    first = run_script("evaluate.py", str(run), *flags)
+    assert first.returncode == 0, first.stderr
+    assert re.match(r"step 25: FID \d+\.\d\d  KID -?\d+\.\d\d ± \d+\.\d\d \(x1e-3\)  precision 0?\.\d+  recall", first.stdout)
+    assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == 1
+    second = run_script("evaluate.py", str(run), *flags)
+    assert second.stdout == first.stdout, "the same seed and cached real features give the same numbers"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["step"] == 25 and records[-1]["n_fake"] == 24 and records[-1]["n_real"] == 16
+    assert set(records[-1]) >= {"fid", "kid", "kid_std", "precision", "recall", "generator", "real", "time"}
+    (run / "metrics.jsonl").unlink()  # the shared run stays as other tests expect it
+
+
+@needs_weights
+def test_evaluate_two_folders(data_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    result = run_script("evaluate.py", "--real", str(data_folder), "--fake", str(data_folder),
+                        "--image-size", "32", "--inception-weights", str(WEIGHTS))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("FID -0.00") or result.stdout.startswith("FID 0.00")
+    assert "precision 1.000  recall 1.000" in result.stdout
