@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 from gan import cli
+from gan.config import FID_WEIGHTS
 from gan.errors import UserError
 from gan.run_dir import find_run, newest_model
-
-DEFAULT_WEIGHTS = Path.home() / ".cache" / "dcgan-studio" / "fid_inception_2015_12_05.npz"
 
 
 def main() -> None:
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("-n", "--count", type=int, default=10_000, help="images to generate [10000]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated images' noise [0]")
     parser.add_argument("--image-size", type=int, help="size real (and folder) images are resized to [the run's; else 64]")
-    parser.add_argument("--inception-weights", type=Path, default=DEFAULT_WEIGHTS, help=f"FID Inception .npz [{DEFAULT_WEIGHTS}]")
+    parser.add_argument("--inception-weights", type=Path, default=Path(FID_WEIGHTS), help=f"FID Inception .npz [{FID_WEIGHTS}]")
     args = parser.parse_args()
     if (args.run is None) == (args.fake is None):
         raise UserError("give either a run folder or --fake FOLDER (not both)")
@@ -37,29 +36,21 @@ def main() -> None:
         raise UserError(f"-n must be at least 2; received {args.count}")
 
     from gan.config import TrainConfig
-    from gan.evaluation import append_metrics, compare, folder_features, format_metrics, generator_features
-    from gan.inception import FIDFeatures, load_weights
+    from gan.evaluation import Evaluator, append_metrics, format_metrics
     from gan.runtime import set_up_tensorflow
 
-    weights = load_weights(args.inception_weights)
     set_up_tensorflow()
-    features = FIDFeatures(weights)
-    weights_id = f"{args.inception_weights.name}:{args.inception_weights.stat().st_size}"
     if args.fake is not None:
-        size = args.image_size or 64
-        real = folder_features(args.real, size, features, weights_id)
-        fake = folder_features(args.fake, size, features, weights_id)
-        print(format_metrics(compare(real, fake)))
+        evaluator = Evaluator(args.inception_weights, args.real, args.image_size or 64)
+        print(format_metrics(evaluator.score_folder(args.fake)))
         return
 
     from gan.latent import load_generator
 
     run = find_run(args.run)
     model_file = args.model or newest_model(run, "generator")
-    size = args.image_size or TrainConfig.load(run / "config.json").image_size
-    real = folder_features(args.real, size, features, weights_id)
-    fake = generator_features(load_generator(model_file), args.count, features, seed=args.seed)
-    result = compare(real, fake)
+    evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size)
+    result = evaluator.score_generator(load_generator(model_file), args.count, seed=args.seed)
     step = int(model_file.stem.rsplit("_", 1)[-1]) if model_file.stem.rsplit("_", 1)[-1].isdigit() else None
     append_metrics(run, {"step": step, "generator": str(model_file), "real": str(args.real), **result})
     print(f"step {step}: {format_metrics(result)}")

@@ -15,8 +15,11 @@ GENERATOR_LEARNING_RATE = 1.5e-4  # the recipe's, for the generator and the comb
 DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
 ON_NAN = ("stop", "skip")
+FID_WEIGHTS = str(Path.home() / ".cache" / "dcgan-studio" / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
-CHANGEABLE_ON_RESUME = ("steps", "sample_every", "save_every", "keep", "on_nan")
+CHANGEABLE_ON_RESUME = (
+    "steps", "sample_every", "save_every", "keep", "on_nan", "eval_every", "eval_real", "eval_count", "inception_weights",
+)
 MIN_IMAGE_SIZE = 16
 
 
@@ -55,10 +58,14 @@ class TrainConfig:
     xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)")
     keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all")
     on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)")
+    eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)")
+    eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
+    eval_count: int = _setting(2048, "generated images per evaluation")
+    inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
-        positive = ("steps", "batch_size", "latent_dim", "sample_every", "save_every", "grid_images")
+        positive = ("steps", "batch_size", "latent_dim", "sample_every", "save_every", "grid_images", "eval_count")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -80,6 +87,10 @@ class TrainConfig:
             raise UserError(f"--keep must be zero (keep all) or a positive integer; received {self.keep}")
         if self.on_nan not in ON_NAN:
             raise UserError(f"--on-nan must be one of {', '.join(ON_NAN)}; received {self.on_nan!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise UserError(f"--eval-every must be zero (never) or a positive integer; received {self.eval_every}")
+        if self.eval_every and not self.eval_real:
+            raise UserError("--eval-every needs --eval-real FOLDER, the real images to compare with")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
 

@@ -89,3 +89,22 @@ def format_metrics(result: dict[str, float]) -> str:
     if min(result["n_fake"], result["n_real"]) < SMALL_SAMPLE:
         text += f"; FID is biased upwards below {SMALL_SAMPLE} samples: compare only at equal counts"
     return text
+
+
+class Evaluator:
+    """The FID network and one real folder's features, ready to score generators."""
+
+    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int):
+        from gan.inception import FIDFeatures, load_weights
+
+        weights = Path(weights)
+        self.features = FIDFeatures(load_weights(weights))
+        self.image_size = image_size
+        self._weights_id = f"{weights.name}:{weights.stat().st_size}"
+        self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id)
+
+    def score_generator(self, generator, count: int, seed: int = 0) -> dict[str, float]:
+        return compare(self.real, generator_features(generator, count, self.features, seed=seed))
+
+    def score_folder(self, folder: str | Path) -> dict[str, float]:
+        return compare(self.real, folder_features(Path(folder), self.image_size, self.features, self._weights_id))

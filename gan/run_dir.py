@@ -73,6 +73,10 @@ class RunDir:
     def state_file(self, step: int) -> Path:
         return self.models / f"state_{self.step_label(step)}.json"
 
+    @property
+    def best_generator(self) -> Path:
+        return self.models / "best_generator.keras"
+
 
 SAMPLE_SUFFIX = "_image.png"  # the recipe's names: 0100_image.png, 0500fixed_image.png
 FIXED_SUFFIX = "fixed_image.png"
@@ -185,14 +189,27 @@ def save_checkpoint(run: RunDir, step: int, generator: "keras.Model", discrimina
     Every file is written in models/.partial and then renamed into place (a rename is
     atomic), the state file last: until it lands, the step is not a checkpoint.
     """
-    staging = run.models / ".partial"
-    staging.mkdir(exist_ok=True)
+    staging = _staging(run.models)
     files = [run.model_file("generator", step), run.model_file("discriminator", step), run.state_file(step)]
     generator.save(staging / files[0].name)
     discriminator.save(staging / files[1].name)
     (staging / files[2].name).write_text(json.dumps(state, indent=2) + "\n")
     for target in files:
         (staging / target.name).replace(target)
+
+
+def save_model(model: "keras.Model", path: Path) -> None:
+    """One model, saved in models/.partial and renamed into place."""
+    staged = _staging(path.parent) / path.name
+    model.save(staged)
+    staged.replace(path)
+
+
+def _staging(models: Path) -> Path:
+    # Keras insists on a .keras suffix, so partial saves go to a folder, not a suffix.
+    staging = models / ".partial"
+    staging.mkdir(exist_ok=True)
+    return staging
 
 
 def prune_checkpoints(run: RunDir, keep: int) -> None:

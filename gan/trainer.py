@@ -37,6 +37,7 @@ from gan.run_dir import (
     list_checkpoints,
     prune_checkpoints,
     save_checkpoint,
+    save_model,
 )
 from gan.training_log import SCALARS, TrainingLog, truncate_log
 
@@ -174,8 +175,8 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     else:
         run = RunDir(resume, config.steps)
         keras.utils.set_random_seed(config.seed)
-        model, checkpoint = _restore(config, run)
-        start = checkpoint.step
+        model, restored = _restore(config, run)
+        start = restored.step
         if start >= config.steps:
             raise UserError(f"{run.root} already ran {start} steps; pass --steps with a larger total to go on")
         config.save(run.config)
@@ -184,6 +185,13 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         print(f"Resuming {run.root} at step {start} of {config.steps}"
               + (f"; dropped {dropped} log lines written after that checkpoint" if dropped else ""))
 
+    evaluator, best_fid = None, math.inf
+    if config.eval_every:
+        from gan.evaluation import Evaluator, append_metrics, format_metrics
+
+        evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size)
+        if resume is not None and restored.read_state().get("best_fid") is not None:
+            best_fid = restored.read_state()["best_fid"]
     train_step = model.compiled_train_step(jit_compile=config.xla)
     batches = iter(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start))
     last_checkpoint, undone_in_a_row = start, 0
@@ -206,10 +214,26 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         pixels = model.generator(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
+    def evaluate(done: int) -> None:
+        nonlocal best_fid
+        started = time.perf_counter()
+        result = evaluator.score_generator(model.generator, config.eval_count, seed=config.seed)
+        interval.start += time.perf_counter() - started  # keep img/s a training rate
+        log.metrics(done, result)
+        append_metrics(run.root, {"step": done, **result})
+        bar.write(f"step {done}: {format_metrics(result)}")
+        if result["fid"] < best_fid:
+            best_fid = result["fid"]
+            save_model(model.generator, run.best_generator)
+
     def checkpoint(done: int) -> None:
         nonlocal last_checkpoint
         save_fixed_grid(done)
-        state = {"step": done, "seed_generator_state": model.seed_generator.state.numpy().tolist()}
+        state = {
+            "step": done,
+            "seed_generator_state": model.seed_generator.state.numpy().tolist(),
+            "best_fid": best_fid if math.isfinite(best_fid) else None,
+        }
         try:
             save_checkpoint(run, done, model.generator, model.discriminator, state)
         except OSError as error:
@@ -249,6 +273,8 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
                     raise diverged(f"the last {MAX_UNDONE_IN_A_ROW} steps all had non-finite losses")
 
             done = step + 1
+            if evaluator and (done % config.eval_every == 0 or done == config.steps):
+                evaluate(done)
             if done % config.save_every == 0 or done == config.steps:
                 checkpoint(done)
                 bar.write(f"step {done}/{config.steps}: {interval.summary()}")

@@ -77,6 +77,11 @@ class TrainingLog:
             for key, tag in SCALARS.items():
                 self._tf.summary.scalar(tag, figures[key])
 
+    def metrics(self, step: int, result: dict[str, float]) -> None:
+        with self._writer.as_default(step=step):
+            for key in ("fid", "kid", "precision", "recall"):
+                self._tf.summary.scalar(f"metrics/{key}", result[key])
+
     def image(self, tag: str, step: int, grid: np.ndarray) -> None:
         with self._writer.as_default(step=step):
             self._tf.summary.image(tag, grid[np.newaxis], max_outputs=1)

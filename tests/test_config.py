@@ -25,6 +25,9 @@ def test_round_trips_through_json(tmp_path):
         ({"lr_d": 0.0}, "--lr-d must be positive; received 0.0"),
         ({"label_noise": 0.7}, "--label-noise must be in [0, 0.5); received 0.7"),
         ({"seed": -1}, "--seed must be in [0, 2**32); received -1"),
+        ({"eval_every": 100}, "--eval-every needs --eval-real FOLDER"),
+        ({"eval_every": -1}, "--eval-every must be zero (never) or a positive integer; received -1"),
+        ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
     ],
 )
 def test_validate_names_the_flag_and_echoes_the_value(change, message):

@@ -3,11 +3,12 @@
 import json
 import re
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_ROOT, run_script
+from conftest import PROJECT_ROOT, TINY_RUN_FLAGS, run_script
 from gan import metrics
 from gan.inception import resize_matrix
 
@@ -146,3 +147,30 @@ def test_evaluate_two_folders(data_folder, tmp_path, monkeypatch):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("FID -0.00") or result.stdout.startswith("FID 0.00")
     assert "precision 1.000  recall 1.000" in result.stdout
+
+
+@needs_weights
+def test_training_evaluates_on_schedule_and_keeps_the_best_generator(data_folder, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    result = run_script(
+        "train.py", "--data", str(data_folder), "--out", str(out), *TINY_RUN_FLAGS, "--seed", "2",
+        "--eval-every", "10", "--eval-real", str(data_folder), "--eval-count", "12", "--inception-weights", str(WEIGHTS),
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 25]
+    best = min(records, key=lambda r: r["fid"])
+    state = json.loads((out / "models" / "state_25.json").read_text())
+    assert state["best_fid"] == best["fid"]
+    best_generator = keras.saving.load_model(out / "models" / "best_generator.keras", safe_mode=True)
+    saved = keras.saving.load_model(out / "models" / f"generator_{best['step']}.keras", safe_mode=True)
+    for a, b in zip(best_generator.get_weights(), saved.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    tags = set()
+    for path in (out / "tensorboard").glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            tags |= {value.tag for value in tf.compat.v1.Event.FromString(record.numpy()).summary.value}
+    assert {"metrics/fid", "metrics/kid", "metrics/precision", "metrics/recall"} <= tags
