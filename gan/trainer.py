@@ -66,7 +66,7 @@ def build_dcgan(config: TrainConfig) -> DCGAN:
     return _join(config, generator, discriminator)
 
 
-def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint]:
+def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint, dict]:
     """The networks, optimizer states and noise state of the newest checkpoint that loads.
 
     A damaged newest checkpoint (say, a disk error while it was written) is reported and
@@ -83,8 +83,8 @@ def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint]:
             continue
         model = _join(config, generator, discriminator)
         model.seed_generator.state.assign(np.asarray(state["seed_generator_state"], dtype="int64"))
-        return model, checkpoint
-    raise UserError(f"{run.models} holds no complete checkpoint to resume from")
+        return model, checkpoint, state
+    raise UserError(f"none of the checkpoints in {run.models} could be read")
 
 
 class _IntervalMeans:
@@ -145,6 +145,45 @@ def _save_grid(log: TrainingLog, tag: str, step: int, pixels: np.ndarray, path: 
     log.image(tag, step, grid)
 
 
+def _new_run(config: TrainConfig) -> tuple[TrainConfig, RunDir, DCGAN, np.ndarray]:
+    """Claim the run folder, record the settings (with the seed drawn if none was given),
+    build the networks and draw the fixed noise."""
+    if config.seed is None:
+        config = dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
+    run = RunDir(claim_run_folder(config.out, config.data), config.steps)
+    run.make_folders()
+    config.save(run.config)
+    print(f"Run folder: {run.root} (seed {config.seed})")
+    keras.utils.set_random_seed(config.seed)
+    model = build_dcgan(config)
+    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+        (config.grid_images, *model.noise_shape), dtype=np.float32
+    )
+    np.save(run.fixed_noise, fixed_noise)
+    return config, run, model, fixed_noise
+
+
+def _resumed_run(config: TrainConfig, folder: Path) -> tuple[RunDir, DCGAN, np.ndarray, int, dict]:
+    """The run folder's newest checkpoint restored, its settings updated, its log cut back."""
+    run = RunDir(folder, config.steps)
+    keras.utils.set_random_seed(config.seed)
+    model, restored, state = _restore(config, run)
+    config.save(run.config)
+    dropped = truncate_log(run.log, restored.step)
+    print(f"Resuming {run.root} at step {restored.step} of {config.steps}"
+          + (f"; dropped {dropped} log lines written after that checkpoint" if dropped else ""))
+    return run, model, np.load(run.fixed_noise), restored.step, state
+
+
+def _check_resumable(config: TrainConfig, folder: Path) -> None:
+    """Fail before the data are loaded if there is nothing to resume."""
+    checkpoints = list_checkpoints(RunDir(folder, config.steps))
+    if not checkpoints:
+        raise UserError(f"{folder / 'models'} holds no complete checkpoint to resume from")
+    if checkpoints[-1].step >= config.steps:
+        raise UserError(f"{folder} already ran {checkpoints[-1].step} steps; pass --steps with a larger total to go on")
+
+
 def train(config: TrainConfig, resume: Path | None = None, show_progress: bool = True) -> Path:
     """Train a new run, or continue the run folder `resume` from its newest checkpoint.
 
@@ -153,45 +192,24 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     """
     if resume is None:
         check_out_folder(config.out)
+    else:
+        _check_resumable(config, resume)
     image_set = load_image_folder(config.data, config.image_size, config.channels)
     print(f"Data: {len(image_set.images)} images from {config.data}")
     if image_set.skipped:
         print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
-
     if resume is None:
-        if config.seed is None:
-            config = dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
-        run = RunDir(claim_run_folder(config.out, config.data), config.steps)
-        run.make_folders()
-        config.save(run.config)
-        print(f"Run folder: {run.root} (seed {config.seed})")
-        keras.utils.set_random_seed(config.seed)
-        model = build_dcgan(config)
-        fixed_noise = np.random.default_rng(config.seed).standard_normal(
-            (config.grid_images, *model.noise_shape), dtype=np.float32
-        )
-        np.save(run.fixed_noise, fixed_noise)
-        start = 0
+        config, run, model, fixed_noise = _new_run(config)
+        start, state = 0, {}
     else:
-        run = RunDir(resume, config.steps)
-        keras.utils.set_random_seed(config.seed)
-        model, restored = _restore(config, run)
-        start = restored.step
-        if start >= config.steps:
-            raise UserError(f"{run.root} already ran {start} steps; pass --steps with a larger total to go on")
-        config.save(run.config)
-        fixed_noise = np.load(run.fixed_noise)
-        dropped = truncate_log(run.log, start)
-        print(f"Resuming {run.root} at step {start} of {config.steps}"
-              + (f"; dropped {dropped} log lines written after that checkpoint" if dropped else ""))
+        run, model, fixed_noise, start, state = _resumed_run(config, resume)
 
-    evaluator, best_fid = None, math.inf
+    evaluator = None
+    best_fid = math.inf if state.get("best_fid") is None else state["best_fid"]
     if config.eval_every:
         from gan.evaluation import Evaluator, append_metrics, format_metrics
 
         evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size)
-        if resume is not None and restored.read_state().get("best_fid") is not None:
-            best_fid = restored.read_state()["best_fid"]
     train_step = model.compiled_train_step(jit_compile=config.xla)
     batches = iter(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start))
     last_checkpoint, undone_in_a_row = start, 0
