@@ -16,7 +16,7 @@ from pathlib import Path
 from gan import cli
 from gan.config import FID_WEIGHTS
 from gan.errors import UserError
-from gan.run_dir import find_run, newest_model
+from gan.run_dir import find_run, newest_generator
 
 
 def main() -> None:
@@ -48,7 +48,7 @@ def main() -> None:
     from gan.latent import load_generator
 
     run = find_run(args.run)
-    model_file = args.model or newest_model(run, "generator")
+    model_file = args.model or newest_generator(run)
     evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size)
     result = evaluator.score_generator(load_generator(model_file), args.count, seed=args.seed)
     step = int(model_file.stem.rsplit("_", 1)[-1]) if model_file.stem.rsplit("_", 1)[-1].isdigit() else None

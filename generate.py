@@ -15,13 +15,13 @@ import numpy as np
 from gan import cli
 from gan.errors import UserError
 from gan.images import make_grid, save_png, to_uint8
-from gan.run_dir import find_run, newest_model
+from gan.run_dir import find_run, newest_generator
 
 
 def _generator_file(source: Path) -> Path:
     if source.is_file():
         return source
-    return newest_model(find_run(source), "generator")
+    return newest_generator(find_run(source))
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ class TrainConfig:
     xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)")
     keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all")
     on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)")
+    ema: float = _setting(0.0, "decay of a moving average of the generator's weights used for grids, saves and evaluation (0: off; try 0.999)")
     eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)")
     eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
     eval_count: int = _setting(2048, "generated images per evaluation")
@@ -81,6 +82,8 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive; received {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise UserError(f"--ema must be in [0, 1); received {self.ema}")
         if not 0 <= self.label_noise < 0.5:
             raise UserError(f"--label-noise must be in [0, 0.5); received {self.label_noise}")
         if not isinstance(self.keep, int) or self.keep < 0:

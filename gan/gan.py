@@ -48,6 +48,7 @@ class DCGAN(keras.Model):
         seed: int | None = None,
         sample_count: int = 16,
         undo_non_finite: bool = False,
+        ema_decay: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,6 +66,13 @@ class DCGAN(keras.Model):
         # Build the optimizers now so that no variable is created inside a traced step.
         generator.optimizer.build(generator.trainable_variables)
         discriminator.optimizer.build(discriminator.trainable_variables)
+        self.ema_decay = ema_decay
+        # The generator to draw pictures with: an exponential moving average of the trained
+        # one's weights when ema_decay > 0 (smoother, usually better images), else itself.
+        self.sampler = generator
+        if ema_decay:
+            self.sampler = keras.models.clone_model(generator)
+            self.sampler.set_weights(generator.get_weights())
         self.undo_non_finite = undo_non_finite
         if undo_non_finite:
             # Everything a step changes except the noise state: weights, batch-norm
@@ -72,6 +80,7 @@ class DCGAN(keras.Model):
             self._guarded = [
                 *generator.variables, *discriminator.variables,
                 *generator.optimizer.variables, *discriminator.optimizer.variables,
+                *(self.sampler.variables if ema_decay else []),
             ]
             self._before_step = [tf.Variable(v.value, trainable=False) for v in self._guarded]
 
@@ -112,6 +121,8 @@ class DCGAN(keras.Model):
         d_real_loss, d_real = self.discriminator_update(real_images, real_labels)
         d_fake_loss, d_fake = self.discriminator_update(fake_images, fake_labels)
         g_loss, _ = self.generator_update(self.sample_noise(batch_size), real_labels)
+        if self.ema_decay:
+            self.update_ema()
         return {
             "d_real_loss": d_real_loss,
             "d_fake_loss": d_fake_loss,
@@ -120,6 +131,14 @@ class DCGAN(keras.Model):
             "d_fake": ops.mean(d_fake),
             "samples": fake_images[: self.sample_count],
         }
+
+    def update_ema(self) -> None:
+        """Move the average towards the generator's weights; copy its batch-norm averages."""
+        decay = self.ema_decay
+        for average, weight in zip(self.sampler.trainable_variables, self.generator.trainable_variables):
+            average.assign(decay * average.value + (1.0 - decay) * weight.value)
+        for average, statistic in zip(self.sampler.non_trainable_variables, self.generator.non_trainable_variables):
+            average.assign(statistic.value)
 
     def discriminator_update(self, images, labels):
         """One optimizer step of the discriminator alone; returns (loss, its outputs)."""

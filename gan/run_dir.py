@@ -29,6 +29,8 @@ from gan.errors import UserError
 if TYPE_CHECKING:
     import keras
 
+    from gan.gan import DCGAN
+
 OUTPUTS_ROOT = Path("outputs")
 
 
@@ -106,6 +108,14 @@ def find_run(path: str | Path) -> Path:
     return max(runs, key=lambda run: max(p.stat().st_mtime for p in (run, *run.iterdir())))
 
 
+def newest_generator(run: Path) -> Path:
+    """The generator to draw with: the weight average where the run keeps one."""
+    try:
+        return newest_model(run, "ema_generator")
+    except UserError:
+        return newest_model(run, "generator")
+
+
 def newest_model(run: Path, name: str) -> Path:
     """The `name` (generator or discriminator) save with the highest step in a run."""
     models = Path(run) / "models"
@@ -159,6 +169,7 @@ class Checkpoint:
     generator: Path
     discriminator: Path
     state: Path
+    ema_generator: Path | None = None  # only in runs with --ema
 
     def read_state(self) -> dict:
         return json.loads(self.state.read_text())
@@ -176,24 +187,30 @@ def list_checkpoints(run: RunDir) -> list[Checkpoint]:
         return []
     generators = _saves_by_step(run.models, "generator", ".keras")
     discriminators = _saves_by_step(run.models, "discriminator", ".keras")
+    averages = _saves_by_step(run.models, "ema_generator", ".keras")
     return [
-        Checkpoint(step, generators[step], discriminators[step], state)
+        Checkpoint(step, generators[step], discriminators[step], state, averages.get(step))
         for step, state in sorted(_saves_by_step(run.models, "state", ".json").items())
         if step in generators and step in discriminators
     ]
 
 
-def save_checkpoint(run: RunDir, step: int, generator: "keras.Model", discriminator: "keras.Model", state: dict) -> None:
+def save_checkpoint(run: RunDir, step: int, model: "DCGAN", state: dict) -> None:
     """Write a checkpoint so that a kill at any moment leaves the previous ones intact.
 
     Every file is written in models/.partial and then renamed into place (a rename is
     atomic), the state file last: until it lands, the step is not a checkpoint.
     """
     staging = _staging(run.models)
-    files = [run.model_file("generator", step), run.model_file("discriminator", step), run.state_file(step)]
-    generator.save(staging / files[0].name)
-    discriminator.save(staging / files[1].name)
-    (staging / files[2].name).write_text(json.dumps(state, indent=2) + "\n")
+    networks = {"generator": model.generator, "discriminator": model.discriminator}
+    if model.sampler is not model.generator:
+        networks["ema_generator"] = model.sampler
+    files = []
+    for name, network in networks.items():
+        files.append(run.model_file(name, step))
+        network.save(staging / files[-1].name)
+    files.append(run.state_file(step))
+    (staging / files[-1].name).write_text(json.dumps(state, indent=2) + "\n")
     for target in files:
         (staging / target.name).replace(target)
 
@@ -217,5 +234,6 @@ def prune_checkpoints(run: RunDir, keep: int) -> None:
     if keep == 0:
         return
     for old in list_checkpoints(run)[:-keep]:
-        for path in (old.state, old.generator, old.discriminator):
-            path.unlink(missing_ok=True)
+        for path in (old.state, old.generator, old.discriminator, old.ema_generator):
+            if path is not None:
+                path.unlink(missing_ok=True)

@@ -52,6 +52,7 @@ def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Mode
         seed=config.seed,
         sample_count=config.grid_images,
         undo_non_finite=config.on_nan == "skip",
+        ema_decay=config.ema,
     )
 
 
@@ -76,6 +77,7 @@ def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint, dict]
         try:
             generator = keras.saving.load_model(checkpoint.generator, safe_mode=True)
             discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True)
+            average = checkpoint.ema_generator and keras.saving.load_model(checkpoint.ema_generator, safe_mode=True)
             state = checkpoint.read_state()
         except Exception as error:  # a damaged file fails in many ways; the previous checkpoint may not
             print(f"warning: checkpoint {checkpoint.step} is unreadable ({str(error).splitlines()[0]}); "
@@ -83,6 +85,10 @@ def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint, dict]
             continue
         model = _join(config, generator, discriminator)
         model.seed_generator.state.assign(np.asarray(state["seed_generator_state"], dtype="int64"))
+        if config.ema:
+            if not average:
+                raise UserError(f"checkpoint {checkpoint.step} has no ema_generator save to resume --ema from")
+            model.sampler.set_weights(average.get_weights())
         return model, checkpoint, state
     raise UserError(f"none of the checkpoints in {run.models} could be read")
 
@@ -229,20 +235,20 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         )
 
     def save_fixed_grid(step: int) -> None:
-        pixels = model.generator(fixed_noise, training=False)
+        pixels = model.sampler(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
     def evaluate(done: int) -> None:
         nonlocal best_fid
         started = time.perf_counter()
-        result = evaluator.score_generator(model.generator, config.eval_count, seed=config.seed)
+        result = evaluator.score_generator(model.sampler, config.eval_count, seed=config.seed)
         interval.start += time.perf_counter() - started  # keep img/s a training rate
         log.metrics(done, result)
         append_metrics(run.root, {"step": done, **result})
         bar.write(f"step {done}: {format_metrics(result)}")
         if result["fid"] < best_fid:
             best_fid = result["fid"]
-            save_model(model.generator, run.best_generator)
+            save_model(model.sampler, run.best_generator)
 
     def checkpoint(done: int) -> None:
         nonlocal last_checkpoint
@@ -253,7 +259,7 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
             "best_fid": best_fid if math.isfinite(best_fid) else None,
         }
         try:
-            save_checkpoint(run, done, model.generator, model.discriminator, state)
+            save_checkpoint(run, done, model, state)
         except OSError as error:
             raise RunStopped(
                 f"error: could not save the checkpoint of step {done}: {error}. "

@@ -131,3 +131,24 @@ def test_xla_and_plain_graph_compute_the_same_updates():
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4, atol=1e-5)
     for plain, xla in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(plain, xla, rtol=1e-3, atol=1e-5)
+
+
+def test_ema_generator_tracks_the_moving_average_of_the_weights():
+    keras.utils.set_random_seed(0)
+    model = DCGAN(get_gen_normal((1, 1, LATENT), SIZE, 1), get_disc_normal((SIZE, SIZE, 1)), ema_decay=0.75)
+    assert model.sampler is not model.generator
+    step = model.compiled_train_step(jit_compile=False)
+    images = np.random.default_rng(4).uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+    average = _values(model.generator.trainable_variables)
+    for _ in range(3):
+        step(images)
+        average = [0.75 * a + 0.25 * w for a, w in zip(average, _values(model.generator.trainable_variables))]
+        for expected, actual in zip(average, model.sampler.trainable_variables):
+            np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5, atol=1e-7)
+        for statistic, copy in zip(model.generator.non_trainable_variables, model.sampler.non_trainable_variables):
+            np.testing.assert_array_equal(statistic.numpy(), copy.numpy())
+
+
+def test_without_ema_the_generator_draws_the_pictures():
+    model = _tiny_dcgan()
+    assert model.sampler is model.generator
