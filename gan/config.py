@@ -15,6 +15,7 @@ GENERATOR_LEARNING_RATE = 1.5e-4  # the recipe's, for the generator and the comb
 DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
 ON_NAN = ("stop", "skip")
+AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
 FID_WEIGHTS = str(Path.home() / ".cache" / "dcgan-studio" / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
 CHANGEABLE_ON_RESUME = (
@@ -59,6 +60,7 @@ class TrainConfig:
     keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all")
     on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)")
     ema: float = _setting(0.0, "decay of a moving average of the generator's weights used for grids, saves and evaluation (0: off; try 0.999)")
+    diffaugment: str = _setting("", "DiffAugment policy for everything the discriminator sees: any of color,translation,cutout (default none)")
     eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)")
     eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
     eval_count: int = _setting(2048, "generated images per evaluation")
@@ -82,6 +84,9 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive; received {getattr(self, name)}")
+        unknown = [name for name in self.augment_policy if name not in AUGMENT_POLICIES]
+        if unknown:
+            raise UserError(f"--diffaugment: unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENT_POLICIES)}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be in [0, 1); received {self.ema}")
         if not 0 <= self.label_noise < 0.5:
@@ -96,6 +101,11 @@ class TrainConfig:
             raise UserError("--eval-every needs --eval-real FOLDER, the real images to compare with")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
+
+    @property
+    def augment_policy(self) -> tuple[str, ...]:
+        """--diffaugment as a tuple: 'color, cutout' -> ('color', 'cutout')."""
+        return tuple(part.strip() for part in self.diffaugment.split(",") if part.strip())
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")

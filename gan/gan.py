@@ -25,6 +25,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gan.augment import diff_augment
+
 LABEL_NOISE = 0.2
 LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
 
@@ -49,6 +51,7 @@ class DCGAN(keras.Model):
         sample_count: int = 16,
         undo_non_finite: bool = False,
         ema_decay: float = 0.0,
+        augment: tuple[str, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,6 +69,7 @@ class DCGAN(keras.Model):
         # Build the optimizers now so that no variable is created inside a traced step.
         generator.optimizer.build(generator.trainable_variables)
         discriminator.optimizer.build(discriminator.trainable_variables)
+        self.augment = augment
         self.ema_decay = ema_decay
         # The generator to draw pictures with: an exponential moving average of the trained
         # one's weights when ema_decay > 0 (smoother, usually better images), else itself.
@@ -132,6 +136,10 @@ class DCGAN(keras.Model):
             "samples": fake_images[: self.sample_count],
         }
 
+    def _augmented(self, images):
+        """What the discriminator sees: the images through DiffAugment, if enabled."""
+        return diff_augment(images, self.augment, self.seed_generator) if self.augment else images
+
     def update_ema(self) -> None:
         """Move the average towards the generator's weights; copy its batch-norm averages."""
         decay = self.ema_decay
@@ -144,7 +152,7 @@ class DCGAN(keras.Model):
         """One optimizer step of the discriminator alone; returns (loss, its outputs)."""
         discriminator = self.discriminator
         with tf.GradientTape() as tape:
-            probabilities = discriminator(images, training=True)
+            probabilities = discriminator(self._augmented(images), training=True)
             loss = _binary_crossentropy(labels, probabilities)
         variables = discriminator.trainable_variables
         discriminator.optimizer.apply(tape.gradient(loss, variables), variables)
@@ -160,7 +168,7 @@ class DCGAN(keras.Model):
             probabilities, _ = discriminator.stateless_call(
                 [v.value for v in discriminator.trainable_variables],
                 [v.value for v in discriminator.non_trainable_variables],
-                fake_images,
+                self._augmented(fake_images),
                 training=True,
             )
             loss = _binary_crossentropy(labels, probabilities)

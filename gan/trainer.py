@@ -53,6 +53,7 @@ def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Mode
         sample_count=config.grid_images,
         undo_non_finite=config.on_nan == "skip",
         ema_decay=config.ema,
+        augment=config.augment_policy,
     )
 
 
