@@ -16,6 +16,7 @@ from gan import metrics
 from gan.data import find_image_files, load_image_folder
 from gan.errors import UserError
 from gan.images import to_uint8
+from gan.run_dir import atomic_write
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 SMALL_SAMPLE = 2048  # below the feature dimension the covariance is singular
@@ -44,9 +45,8 @@ def folder_features(folder: Path, image_size: int, features: FeatureFunction, we
         return np.load(cached)
     result = features(load_image_folder(folder, image_size, 3).images)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_name(cached.stem + ".partial.npy")
-    np.save(partial, result.astype(np.float32))
-    partial.replace(cached)
+    with atomic_write(cached) as partial, open(partial, "wb") as file:
+        np.save(file, result.astype(np.float32))
     return result
 
 
