@@ -51,7 +51,8 @@ def main() -> None:
     model_file = args.model or newest_generator(run)
     evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size)
     result = evaluator.score_generator(load_generator(model_file), args.count, seed=args.seed)
-    step = int(model_file.stem.rsplit("_", 1)[-1]) if model_file.stem.rsplit("_", 1)[-1].isdigit() else None
+    suffix = model_file.stem.rsplit("_", 1)[-1]
+    step = int(suffix) if suffix.isdigit() else None
     append_metrics(run, {"step": step, "generator": str(model_file), "real": str(args.real), **result})
     print(f"step {step}: {format_metrics(result)}")
 

@@ -16,7 +16,8 @@ DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
-FID_WEIGHTS = str(Path.home() / ".cache" / "dcgan-studio" / "fid_inception_2015_12_05.npz")
+CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
+FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
 CHANGEABLE_ON_RESUME = (
     "steps", "sample_every", "save_every", "keep", "on_nan", "eval_every", "eval_real", "eval_count", "inception_weights",

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from gan import metrics
+from gan.config import CACHE_ROOT
 from gan.data import find_image_files, load_image_folder
 from gan.errors import UserError
 from gan.images import to_uint8
@@ -25,7 +26,7 @@ CACHE_VERSION = 1  # bump when the feature pipeline changes, to orphan old cache
 
 def cache_folder() -> Path:
     """Where real-image features are cached: $DCGAN_STUDIO_CACHE or ~/.cache/dcgan-studio."""
-    root = os.environ.get("DCGAN_STUDIO_CACHE") or Path.home() / ".cache" / "dcgan-studio"
+    root = os.environ.get("DCGAN_STUDIO_CACHE") or CACHE_ROOT
     return Path(root) / "features"
 
 
