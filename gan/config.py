@@ -14,6 +14,7 @@ DIGITS_DEMO = PROJECT_ROOT / "data" / "digits"
 GENERATOR_LEARNING_RATE = 1.5e-4  # the recipe's, for the generator and the combined model
 DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
+UPSAMPLES = ("transpose", "bilinear")  # gan.models: how a generator doubles its size
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
