@@ -49,10 +49,11 @@ def _normalise_and_activate(x, init: str):
 
 def _compiled(model: keras.Model, learning_rate: float) -> keras.Model:
     # Binary cross-entropy on probabilities, as the recipe compiles both networks.
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=ADAM_BETA_1),
-        loss="binary_crossentropy",
-    )
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=ADAM_BETA_1)
+    if model.dtype_policy.compute_dtype == "float16":
+        # float16 gradients underflow without it; bfloat16 has float32's range and needs none.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
     return model
 
 
