@@ -17,6 +17,8 @@ INITS = ("glorot", "dcgan")
 UPSAMPLES = ("transpose", "bilinear")  # gan.models: how a generator doubles its size
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
+LOSS_NAMES = ("bce", "logits", "hinge", "wgan-clip")  # gan.losses
+PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
@@ -67,6 +69,8 @@ class TrainConfig:
     eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
     eval_count: int = _setting(2048, "generated images per evaluation")
     inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
+    loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)")
+    mixed_precision: str = _setting("off", "compute in mixed_bfloat16 (CPUs and recent GPUs) or mixed_float16 (GPUs, with loss scaling); weights stay float32")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -101,6 +105,10 @@ class TrainConfig:
             raise UserError(f"--eval-every must be zero (never) or a positive integer; received {self.eval_every}")
         if self.eval_every and not self.eval_real:
             raise UserError("--eval-every needs --eval-real FOLDER, the real images to compare with")
+        if self.loss not in LOSS_NAMES:
+            raise UserError(f"--loss must be one of {', '.join(LOSS_NAMES)}; received {self.loss!r}")
+        if self.mixed_precision not in PRECISIONS:
+            raise UserError(f"--mixed-precision must be one of {', '.join(PRECISIONS)}; received {self.mixed_precision!r}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
 

@@ -77,11 +77,12 @@ def _normalise_and_activate(x, init: str, activation: Callable[[], layers.Layer]
 
 def _compiled(model: keras.Model, learning_rate: float, beta_1: float = ADAM_BETA_1, clip_value: float = 0.0) -> keras.Model:
     # Binary cross-entropy, as the recipe compiles both networks; the training step
-    # computes its own losses, so this only names the recipe's choice.
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, clipvalue=clip_value or None),
-        loss="binary_crossentropy",
-    )
+    # computes its own losses (gan.losses), so this only names the recipe's choice.
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, clipvalue=clip_value or None)
+    if model.dtype_policy.compute_dtype == "float16":
+        # float16 gradients underflow without it; bfloat16 has float32's range and needs none.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
     return model
 
 

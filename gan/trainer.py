@@ -10,6 +10,7 @@ says how to resume from it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -17,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
@@ -44,10 +46,23 @@ from gan.training_log import SCALARS, TrainingLog, truncate_log
 MAX_UNDONE_IN_A_ROW = 10  # with --on-nan skip: past this, the run is diverging, not meeting a bad batch
 
 
+@contextlib.contextmanager
+def _dtype_policy(mixed_precision: str) -> Iterator[None]:
+    """Build (or load) the networks under the run's precision, and only them: the FID
+    network, say, must stay float32 whatever the run trains in."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if mixed_precision == "off" else mixed_precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Model) -> DCGAN:
     return DCGAN(
         generator,
         discriminator,
+        loss=config.loss,
         label_noise=config.label_noise,
         seed=config.seed,
         sample_count=config.grid_images,
@@ -205,11 +220,12 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     print(f"Data: {len(image_set.images)} images from {config.data}")
     if image_set.skipped:
         print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
-    if resume is None:
-        config, run, model, fixed_noise = _new_run(config)
-        start, state = 0, {}
-    else:
-        run, model, fixed_noise, start, state = _resumed_run(config, resume)
+    with _dtype_policy(config.mixed_precision):
+        if resume is None:
+            config, run, model, fixed_noise = _new_run(config)
+            start, state = 0, {}
+        else:
+            run, model, fixed_noise, start, state = _resumed_run(config, resume)
 
     evaluator = None
     best_fid = math.inf if state.get("best_fid") is None else state["best_fid"]
@@ -256,7 +272,7 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         save_fixed_grid(done)
         state = {
             "step": done,
-            "seed_generator_state": model.seed_generator.state.numpy().tolist(),
+            "seed_generator_state": keras.ops.convert_to_numpy(model.seed_generator.state.value).tolist(),
             "best_fid": best_fid if math.isfinite(best_fid) else None,
         }
         try:
@@ -287,7 +303,7 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
                 undone_in_a_row = 0
                 interval.add(scalars)
                 if step % config.sample_every == 0:
-                    _save_grid(log, "samples", step, figures["samples"].numpy(), run.sample_grid(step))
+                    _save_grid(log, "samples", step, keras.ops.convert_to_numpy(figures["samples"]), run.sample_grid(step))
             elif "undone" not in figures:
                 losses = ", ".join(f"{key} {scalars[key]}" for key in LOSSES)
                 raise diverged(f"a loss is not finite at step {step} ({losses})")

@@ -220,10 +220,10 @@ def test_skip_undoes_a_non_finite_step_whole():
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)).astype(np.float32)
     poisoned = images.copy()
     poisoned[0, 0, 0, 0] = np.nan
-    state = [v.numpy().copy() for v in model._guarded]
+    state = [v.numpy().copy() for v in model.trained_variables]
     figures = step(poisoned)
     assert bool(figures["undone"]) and not np.isfinite(float(figures["d_real_loss"]))
-    assert all(np.array_equal(before, v.numpy()) for before, v in zip(state, model._guarded))
+    assert all(np.array_equal(before, v.numpy()) for before, v in zip(state, model.trained_variables))
     figures = step(images)
     assert not bool(figures["undone"]) and model.generator.optimizer.iterations.numpy() == 1
 
