@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+import numpy as np
 from keras import ops
 
 from gan import engines
@@ -38,6 +39,7 @@ from gan.losses import adversarial_loss
 LABEL_NOISE = 0.2
 LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
 SCHEDULES = ("recipe", "summed", "generator_first", "simultaneous")
+REFRESH_BATCHES = 10
 
 
 def _values(variables) -> list:
@@ -201,11 +203,26 @@ class DCGAN(keras.Model):
                 weight.assign(ops.clip(weight.value, -bound, bound))
 
     def update_ema(self) -> None:
-        """Move the average towards the generator's weights; copy its batch-norm averages."""
+        """Move the averaged weights towards the generator's."""
         decay = self.ema_decay
         for average, weight in zip(self.sampler.trainable_variables, self.generator.trainable_variables):
             average.assign(decay * average.value + (1.0 - decay) * weight.value)
-        _assign(self.sampler.non_trainable_variables, _values(self.generator.non_trainable_variables))
+
+    def refresh_sampler_statistics(self, batch_size: int, seed: int) -> None:
+        """Give the averaged generator batch-norm statistics of its own weights.
+
+        The trained generator's moving averages describe its current weights, not the
+        average of its past ones; borrowed, they shift every activation (on the digits,
+        FID 98 against the recipe's 29). So before the average draws or is saved, it runs
+        in training mode on REFRESH_BATCHES batches of noise (seeded, outside the training
+        noise stream), which with the recipe's momentum of 0.5 replaces the old statistics
+        all but 0.5**REFRESH_BATCHES of the way. A no-op without --ema.
+        """
+        if self.sampler is self.generator:
+            return
+        rng = np.random.default_rng(seed)
+        for _ in range(REFRESH_BATCHES):
+            self.sampler(rng.standard_normal((batch_size, *self.noise_shape), dtype=np.float32), training=True)
 
     def discriminator_update(self, batches: list[tuple[object, object, bool]]) -> tuple[list, list]:
         """One optimizer step of the discriminator alone on the summed loss of `batches`,
