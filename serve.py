@@ -39,12 +39,8 @@ def main() -> None:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Generator: {model_file}")
     print(f"Serving on http://{host}:{server.port}  (Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped")
-    finally:
-        server.server_close()
+    server.serve_forever()  # werkzeug's: returns on Ctrl-C, with the socket closed
+    print("stopped")
 
 
 if __name__ == "__main__":
