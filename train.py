@@ -1,5 +1,8 @@
 """Train the recipe's DCGAN on a folder of images: `python train.py --data faces/`.
 
+`--preset dcgan|mlp|bilinear` trains another classic write-up's networks and step instead,
+with its defaults (gan.presets); flags given explicitly override them.
+
 Without --data it trains on the embedded MNIST digits (data/digits) at 32x32x1, batch
 32, for 3,000 steps: about five minutes on a laptop CPU. Every flag but --resume is a field of
 gan.config.TrainConfig; the run's settings are saved as <run>/config.json.
@@ -15,8 +18,9 @@ import sys
 from pathlib import Path
 
 from gan import cli
-from gan.config import TrainConfig, digits_demo_config
+from gan.config import TrainConfig, digits_demo_config, with_preset
 from gan.errors import UserError
+from gan.presets import preset_named
 
 ARGUMENT_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
 
@@ -25,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = cli.OneLineErrorParser(
         description="Train a DCGAN (the classic Keras anime-face recipe) on a folder of images.",
         epilog="Without --data: the embedded MNIST digits at 32x32x1, batch 32, 3000 steps. "
-        "Defaults in brackets are the recipe's, used with --data.",
+        "Defaults in brackets are the recipe's, used with --data; --preset changes some of them.",
     )
     parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder from its newest checkpoint")
     recipe = TrainConfig(data="")
@@ -49,7 +53,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, Path |
             raise UserError(f"--resume {resume}: not a run folder (no config.json)")
         return TrainConfig.load(resume / "config.json").resumed_with(given), resume
     base = TrainConfig(data=given["data"]) if "data" in given else digits_demo_config()
-    return dataclasses.replace(base, **given), None
+    return with_preset(base, given), None
 
 
 def main() -> None:
@@ -58,6 +62,7 @@ def main() -> None:
     from gan.runtime import set_up_tensorflow
 
     print(f"Device: {set_up_tensorflow()}")
+    print(f"Preset: {config.preset}, {preset_named(config.preset).source}")
     from gan.trainer import train
 
     train(config, resume=resume)

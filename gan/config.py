@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan.errors import UserError
+from gan.presets import PRESETS, preset_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DIGITS_DEMO = PROJECT_ROOT / "data" / "digits"
 GENERATOR_LEARNING_RATE = 1.5e-4  # the recipe's, for the generator and the combined model
 DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
+UPSAMPLES = ("transpose", "bilinear")  # gan.models: how a generator doubles its size
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
 LOSS_NAMES = ("bce", "logits", "hinge", "wgan-clip")  # gan.losses
@@ -46,11 +48,11 @@ class TrainConfig:
 
     data: str = field(metadata={"help": "folder of images (png, jpg, bmp, gif, webp), searched at any depth"})
     out: str | None = _setting(None, "run folder; default outputs/<data folder name>-<n>, a new n each run")
-    steps: int = _setting(10_000, "total training steps of the run (each: two D updates, one G update)")
+    steps: int = _setting(10_000, "total training steps of the run (each: the preset's updates; the recipe's are two D, one G)")
     batch_size: int = _setting(64, "images per batch")
-    image_size: int = _setting(64, "image height and width: a power of two >= 16; the network depth follows")
+    image_size: int = _setting(64, "image height and width: a power of two >= 16, the network depth follows (mlp, bilinear: 28)")
     channels: int = _setting(3, "1 for grayscale, 3 for RGB")
-    latent_dim: int = _setting(100, "noise values per image; the generator input is (1, 1, latent_dim)")
+    latent_dim: int = _setting(100, "noise values per image; the generator input is (1, 1, latent_dim) (mlp, bilinear: (latent_dim,))")
     sample_every: int = _setting(100, "write images/NNNN_image.png from the step's fakes every this many steps")
     save_every: int = _setting(500, "save the models and the fixed-noise grid every this many steps, and at the end")
     grid_images: int = _setting(64, "images per grid")
@@ -70,6 +72,10 @@ class TrainConfig:
     inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
     loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)")
     mixed_precision: str = _setting("off", "compute in mixed_bfloat16 (CPUs and recent GPUs) or mixed_float16 (GPUs, with loss scaling); weights stay float32")
+    preset: str = _setting("recipe", f"networks and step of a classic write-up, one of {', '.join(PRESETS)}; sets the defaults of the other flags")
+    clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)")
+    upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)")
+    spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -78,10 +84,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer; received {value}")
-        try:
-            check_image_size(self.image_size)
-        except ValueError as error:
-            raise UserError(f"--image-size: {error}") from None
+        self._validate_preset()
         if self.channels not in (1, 3):
             raise UserError(f"--channels must be 1 or 3; received {self.channels}")
         if self.init not in INITS:
@@ -110,6 +113,26 @@ class TrainConfig:
             raise UserError(f"--mixed-precision must be one of {', '.join(PRECISIONS)}; received {self.mixed_precision!r}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
+        if not self.clip_grad >= 0:
+            raise UserError(f"--clip-grad must be zero (off) or positive; received {self.clip_grad}")
+
+    def _validate_preset(self) -> None:
+        """The preset, and the image size and generator its networks can make."""
+        preset = preset_named(self.preset)
+        if preset.image_size is None:
+            try:
+                check_image_size(self.image_size)
+            except ValueError as error:
+                raise UserError(f"--image-size: {error}") from None
+        elif self.image_size != preset.image_size:
+            raise UserError(
+                f"--image-size: --preset {preset.name} makes {preset.image_size}x{preset.image_size} images; "
+                f"received {self.image_size}"
+            )
+        if self.upsample not in UPSAMPLES:
+            raise UserError(f"--upsample must be one of {', '.join(UPSAMPLES)}; received {self.upsample!r}")
+        if self.upsample != "transpose" and not preset.upsample_option:
+            raise UserError(f"--upsample {self.upsample}: the {preset.name} generator has no transposed convolutions to replace")
 
     @property
     def augment_policy(self) -> tuple[str, ...]:
@@ -138,6 +161,15 @@ class TrainConfig:
             allowed = ", ".join("--" + name.replace("_", "-") for name in CHANGEABLE_ON_RESUME)
             raise UserError(f"a resumed run keeps its settings; only {allowed} may change; refused: {'; '.join(refused)}")
         return dataclasses.replace(self, **changes)
+
+
+def with_preset(base: TrainConfig, flags: dict) -> TrainConfig:
+    """`base` with the chosen preset's defaults, then the flags given: a flag always wins.
+
+    The preset is the one in `flags`, else base's; unknown names raise UserError.
+    """
+    defaults = preset_named(flags.get("preset", base.preset)).defaults
+    return dataclasses.replace(base, **{**defaults, **flags})
 
 
 def digits_demo_config() -> TrainConfig:

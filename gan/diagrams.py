@@ -27,10 +27,9 @@ def plot_models(config: TrainConfig, folder: Path) -> list[Path]:
     check_graphviz()
     import keras
 
-    from gan.models import get_disc_normal, get_gen_normal
+    from gan.presets import build_networks
 
-    generator = get_gen_normal((1, 1, config.latent_dim), config.image_size, config.channels, config.init)
-    discriminator = get_disc_normal((config.image_size, config.image_size, config.channels), config.init)
+    generator, discriminator = build_networks(config)
     noise = keras.Input(shape=generator.input_shape[1:], name="noise")
     gan = keras.Model(noise, discriminator(generator(noise)), name="gan")
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from gan.config import TrainConfig
 from gan.data import load_image_folder, training_batches
 from gan.errors import RunStopped, UserError
 from gan.gan import LOSSES, DCGAN
-from gan.models import get_disc_normal, get_gen_normal
+from gan.presets import build_networks, preset_named
 from gan.run_dir import (
     Checkpoint,
     RunDir,
@@ -63,6 +63,7 @@ def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Mode
         generator,
         discriminator,
         loss=config.loss,
+        schedule=preset_named(config.preset).schedule,
         label_noise=config.label_noise,
         seed=config.seed,
         sample_count=config.grid_images,
@@ -73,14 +74,8 @@ def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Mode
 
 
 def build_dcgan(config: TrainConfig) -> DCGAN:
-    """The recipe's two networks at the configured size, joined for training."""
-    generator = get_gen_normal(
-        (1, 1, config.latent_dim), config.image_size, config.channels, config.init, config.lr_g
-    )
-    discriminator = get_disc_normal(
-        (config.image_size, config.image_size, config.channels), config.init, config.lr_d
-    )
-    return _join(config, generator, discriminator)
+    """The preset's two networks at the configured size, joined for training."""
+    return _join(config, *build_networks(config))
 
 
 def _restore(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint, dict]:

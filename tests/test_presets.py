@@ -1,0 +1,232 @@
+"""--preset recipe|dcgan|mlp|bilinear: defaults, validation, networks, steps, runs, resume.
+
+The networks' shapes and parameter counts are pinned in test_models.py; here each preset
+is checked as a run sees it: which settings it resolves to, which builders and step it
+gets, what one step changes, and that a short run writes the usual outputs and resumes.
+"""
+
+import dataclasses
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import TINY_RUN_FLAGS, run_script
+from gan.config import TrainConfig
+from gan.errors import UserError
+from gan.presets import PRESETS, build_networks
+from gan.trainer import build_dcgan, train
+from train import config_from_args
+
+# The smallest settings each preset allows: mlp and bilinear are 28x28 by construction.
+TINY = {"batch_size": 4, "latent_dim": 8, "grid_images": 4, "seed": 0}
+TINY_SHAPES = {"recipe": (16, 1), "dcgan": (16, 1), "mlp": (28, 1), "bilinear": (28, 1)}
+
+
+def _tiny_config(preset: str, data: str = "unused", **changes) -> TrainConfig:
+    size, channels = TINY_SHAPES[preset]
+    base = config_from_args(["--preset", preset, "--data", data])[0]
+    return dataclasses.replace(base, image_size=size, channels=channels, **TINY, **changes)
+
+
+# Settings
+
+
+def test_each_preset_sets_its_defaults_and_flags_given_still_win():
+    dcgan, _ = config_from_args(["--preset", "dcgan", "--data", "faces"])
+    assert (dcgan.batch_size, dcgan.lr_g, dcgan.lr_d, dcgan.label_noise, dcgan.init, dcgan.loss) == (
+        128, 2e-4, 2e-4, 0.0, "dcgan", "bce"
+    )
+    assert (dcgan.image_size, dcgan.channels) == (64, 3), "the paper's 64x64 RGB"
+    mlp, _ = config_from_args(["--preset", "mlp", "--data", "faces", "--batch-size", "16", "--label-noise", "0.1"])
+    assert (mlp.image_size, mlp.channels, mlp.loss, mlp.batch_size, mlp.label_noise) == (28, 1, "logits", 16, 0.1)
+    bilinear, _ = config_from_args(["--preset", "bilinear", "--data", "faces", "--lr-d", "5e-4"])
+    assert (bilinear.batch_size, bilinear.lr_g, bilinear.lr_d, bilinear.clip_grad, bilinear.loss) == (
+        128, 1e-3, 5e-4, 1.0, "logits"
+    )
+    assert config_from_args(["--data", "faces"])[0] == TrainConfig(data="faces", preset="recipe")
+
+
+def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make():
+    dcgan, _ = config_from_args(["--preset", "dcgan"])
+    assert (dcgan.image_size, dcgan.channels, dcgan.batch_size, dcgan.steps) == (32, 1, 128, 3000)
+    mlp, _ = config_from_args(["--preset", "mlp"])
+    assert (mlp.image_size, mlp.channels, mlp.steps) == (28, 1, 3000)
+    for config in (dcgan, mlp):
+        config.validate()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--preset", "gan"], "--preset must be one of recipe, dcgan, mlp, bilinear; received 'gan'"),
+        (["--preset", "mlp", "--image-size", "64"], "--image-size: --preset mlp makes 28x28 images; received 64"),
+        (["--preset", "dcgan", "--image-size", "28"], "--image-size: image size must be a power of two"),
+        (["--preset", "bilinear", "--upsample", "bilinear"], "--upsample bilinear: the bilinear generator has no transposed"),
+        (["--upsample", "nearest"], "--upsample must be one of transpose, bilinear; received 'nearest'"),
+        (["--clip-grad", "-1"], "--clip-grad must be zero (off) or positive; received -1.0"),
+    ],
+)
+def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        config_from_args(["--data", "faces", *flags])[0].validate()
+
+
+def test_cli_refuses_an_unknown_preset_in_one_line(tmp_path):
+    result = run_script("train.py", "--preset", "wgan", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --preset must be one of recipe, dcgan, mlp, bilinear; received 'wgan'"
+    ]
+
+
+def test_a_resumed_run_keeps_its_preset_and_settings(tmp_path):
+    config, _ = config_from_args(["--preset", "bilinear", "--data", "faces", "--batch-size", "32"])
+    config.save(tmp_path / "config.json")
+    loaded = TrainConfig.load(tmp_path / "config.json")
+    assert loaded == config and json.loads((tmp_path / "config.json").read_text())["preset"] == "bilinear"
+    resumed = loaded.resumed_with({"steps": 50})
+    assert (resumed.preset, resumed.batch_size, resumed.lr_g) == ("bilinear", 32, 1e-3), "no defaults reapplied"
+    with pytest.raises(UserError, match=re.escape("--preset mlp (the run has bilinear)")):
+        loaded.resumed_with({"preset": "mlp"})
+
+
+def test_a_run_saved_before_presets_existed_loads_as_the_recipe(tmp_path):
+    fields = dataclasses.asdict(TrainConfig(data="faces"))
+    for name in ("preset", "clip_grad", "upsample", "spectral_norm"):
+        del fields[name]
+    (tmp_path / "config.json").write_text(json.dumps(fields))
+    assert TrainConfig.load(tmp_path / "config.json") == TrainConfig(data="faces")
+
+
+# Networks
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_each_preset_builds_its_own_networks_at_the_configured_size(preset):
+    config = _tiny_config(preset)
+    generator, discriminator = build_networks(config)
+    size, channels = TINY_SHAPES[preset]
+    assert generator.output_shape == (None, size, size, channels)
+    assert discriminator.input_shape == (None, size, size, channels) and discriminator.output_shape == (None, 1)
+    flat_noise = preset in ("mlp", "bilinear")
+    assert generator.input_shape == ((None, 8) if flat_noise else (None, 1, 1, 8))
+    assert discriminator.layers[-1].name == ("probability" if config.loss == "bce" else "score")
+    has_biases = any("bias" in w.path for w in generator.weights)
+    assert has_biases == (preset != "dcgan")
+
+
+def test_discriminator_options_reach_every_preset():
+    for preset in PRESETS:
+        config = _tiny_config(preset, loss="hinge", spectral_norm=True, clip_grad=0.5)
+        _, discriminator = build_networks(config)
+        assert discriminator.layers[-1].name == "score"
+        assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in discriminator.layers)
+        assert discriminator.optimizer.clipvalue == 0.5
+    generator, discriminator = build_networks(_tiny_config("recipe", upsample="bilinear"))
+    assert any(isinstance(layer, keras.layers.UpSampling2D) for layer in generator.layers)
+    assert discriminator.optimizer.clipvalue is None, "--clip-grad 0 clips nothing"
+
+
+# One training step
+
+
+def _snapshot(variables) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v.value).copy() for v in variables]
+
+
+def _moved(before, variables) -> list[bool]:
+    return [not np.array_equal(b, keras.ops.convert_to_numpy(v.value)) for b, v in zip(before, variables)]
+
+
+def _averages(network) -> list:
+    return [v for v in network.non_trainable_variables if "moving" in v.path]
+
+
+def _images(config: TrainConfig, seed: int = 0) -> np.ndarray:
+    shape = (config.batch_size, config.image_size, config.image_size, config.channels)
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("preset", ["dcgan", "mlp", "bilinear"])
+def test_one_step_updates_each_network_once_in_the_presets_order(preset):
+    """Every weight of both networks moves, each optimizer steps once (the recipe's D steps
+    twice), and batch-norm averages move where the network has them: both of dcgan's,
+    the generators of mlp and bilinear."""
+    config = _tiny_config(preset)
+    model = build_dcgan(config)
+    generator, discriminator = model.generator, model.discriminator
+    assert model.schedule == PRESETS[preset].schedule
+    real, fake = (keras.ops.convert_to_numpy(labels) for labels in model.noisy_labels(4))
+    assert np.all(real == 1) and np.all(fake == 0), "hard labels"
+    variables = [generator.trainable_variables, discriminator.trainable_variables, _averages(generator), _averages(discriminator)]
+    before = [_snapshot(group) for group in variables]
+    model.compiled_train_step(jit_compile=False)(_images(config))
+    assert [all(_moved(b, group)) for b, group in zip(before, variables)] == [True] * 4
+    assert len(variables[3]) == (2 if preset == "dcgan" else 0)
+    assert int(generator.optimizer.iterations.numpy()) == int(discriminator.optimizer.iterations.numpy()) == 1
+
+
+def test_dcgan_generator_update_sees_its_batch_normalised_discriminator_and_leaves_it_alone():
+    """The core's rule for a discriminator with batch norm, on the dcgan preset's networks:
+    the generator update judges with batch statistics and changes nothing of D."""
+    config = _tiny_config("dcgan")
+    model = build_dcgan(config)
+    discriminator = model.discriminator
+    model.compiled_train_step(jit_compile=False)(_images(config))  # D's averages away from their start
+    noise = model.sample_noise(config.batch_size)
+    real_labels, _ = model.noisy_labels(config.batch_size)
+    fakes, _ = model.generator.stateless_call(
+        _snapshot(model.generator.trainable_variables), _snapshot(model.generator.non_trainable_variables), noise, training=True
+    )
+    expected, _ = discriminator.stateless_call(
+        _snapshot(discriminator.trainable_variables), _snapshot(discriminator.non_trainable_variables), fakes, training=True
+    )
+    d_before, g_before = _snapshot(discriminator.variables), _snapshot(model.generator.trainable_variables)
+    _, judged, _ = model.generator_update(noise, real_labels)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(judged), keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-6)
+    assert not any(_moved(d_before, discriminator.variables)), "the generator update changed D or its averages"
+    assert all(_moved(g_before, model.generator.trainable_variables))
+    inference = keras.ops.convert_to_numpy(discriminator(fakes, training=False))
+    assert np.max(np.abs(inference - keras.ops.convert_to_numpy(judged))) > 1e-3, "D judged in inference mode"
+
+
+# Runs
+
+
+def test_cli_trains_the_dcgan_preset_and_writes_the_usual_outputs(data_folder, tmp_path):
+    out = tmp_path / "dcgan"
+    result = run_script("train.py", "--preset", "dcgan", "--data", str(data_folder), "--out", str(out), "--seed", "1", *TINY_RUN_FLAGS)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert (config["preset"], config["batch_size"], config["init"], config["label_noise"], config["lr_g"]) == (
+        "dcgan", 4, "dcgan", 0.0, 2e-4
+    )
+    assert len((out / "training_log.txt").read_text().splitlines()) == 25
+    assert sorted(p.name for p in (out / "images").glob("*fixed_image.png")) == [f"{s:02d}fixed_image.png" for s in (0, 10, 20, 25)]
+    generator = keras.saving.load_model(out / "models" / "generator_25.keras", safe_mode=True, compile=False)
+    assert not any("bias" in w.path for w in generator.weights)
+
+
+@pytest.mark.parametrize("preset", ["mlp", "bilinear"])
+def test_a_short_run_writes_the_usual_outputs_and_resumes_as_itself(preset, data_folder, tmp_path):
+    out = tmp_path / preset
+    config = _tiny_config(preset, str(data_folder), out=str(out), steps=4, sample_every=2, save_every=2, keep=0)
+    train(config, show_progress=False)
+    resumed, folder = config_from_args(["--resume", str(out), "--steps", "6"])
+    assert (resumed.preset, resumed.batch_size, resumed.clip_grad) == (preset, 4, config.clip_grad)
+    train(resumed, resume=folder, show_progress=False)
+
+    assert len((out / "training_log.txt").read_text().splitlines()) == 6
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        "0_image.png", "0fixed_image.png", "2_image.png", "2fixed_image.png", "4_image.png", "4fixed_image.png", "6fixed_image.png"
+    ]
+    assert np.load(out / "fixed_noise.npy").shape == (4, 8)
+    generator = keras.saving.load_model(out / "models" / "generator_6.keras", safe_mode=True)
+    discriminator = keras.saving.load_model(out / "models" / "discriminator_6.keras", safe_mode=True)
+    assert generator.input_shape == (None, 8) and generator.output_shape == (None, 28, 28, 1)
+    assert discriminator.layers[-1].name == "score"
+    assert int(discriminator.optimizer.iterations.numpy()) == 6, "one D step per iteration, across the resume"
+    assert (discriminator.optimizer.clipvalue or 0.0) == config.clip_grad
