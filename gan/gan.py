@@ -21,7 +21,8 @@ The other classic write-ups order the same updates differently (SCHEDULES): "sum
 generator on the same noise), "generator_first" (the generator step, then one summed
 discriminator step on the fakes it made) and "simultaneous" (one forward pass, each
 network stepped by its own loss). Every network call is a `stateless_call`, so one
-definition runs as a TensorFlow graph and under `jax.jit` alike (gan.engines).
+definition runs as a TensorFlow graph and under `jax.jit` alike (gan.engines), and as
+one of several tf.distribute replicas with the global batch's meaning (gan.replicas).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from gan import engines
+from gan import engines, replicas
 from gan.augment import diff_augment
 from gan.losses import adversarial_loss
 
@@ -83,7 +84,7 @@ class DCGAN(keras.Model):
         self.noise_shape = tuple(generator.input_shape[1:])
         self.label_noise = label_noise
         self.sample_count = sample_count
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = replicas.SeedGenerator(seed)
         # Build the optimizers now so that no variable is created inside a traced step.
         generator.optimizer.build(generator.trainable_variables)
         discriminator.optimizer.build(discriminator.trainable_variables)
@@ -171,14 +172,14 @@ class DCGAN(keras.Model):
             )
         if self.ema_decay:
             self.update_ema()
-        return {
+        scalars = replicas.global_means({
             "d_real_loss": d_real_loss,
             "d_fake_loss": d_fake_loss,
             "g_loss": g_loss,
             "d_real": ops.mean(d_real),
             "d_fake": ops.mean(d_fake),
-            "samples": fake_images[: self.sample_count],
-        }
+        })
+        return {**scalars, "samples": fake_images[: self.sample_count]}
 
     def _augmented(self, images):
         """What the discriminator sees: the images through DiffAugment, if enabled."""
@@ -196,6 +197,7 @@ class DCGAN(keras.Model):
         return self.discriminator.stateless_call(weights, averages, self._augmented(images), training=True)
 
     def _apply(self, network: keras.Model, gradients) -> None:
+        gradients = replicas.overflow_everywhere(network.optimizer, gradients)
         network.optimizer.apply(gradients, network.trainable_variables)
         if network is self.discriminator and self.adversarial_loss.weight_clip:
             bound = self.adversarial_loss.weight_clip
