@@ -16,7 +16,7 @@ from pathlib import Path
 from gan import cli
 from gan.config import FID_WEIGHTS
 from gan.errors import UserError
-from gan.run_dir import find_run, newest_generator
+from gan.run_dir import find_run, model_step, newest_generator
 
 
 def main() -> None:
@@ -51,8 +51,7 @@ def main() -> None:
     model_file = args.model or newest_generator(run)
     evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size)
     result = evaluator.score_generator(load_generator(model_file), args.count, seed=args.seed)
-    suffix = model_file.stem.rsplit("_", 1)[-1]
-    step = int(suffix) if suffix.isdigit() else None
+    step = model_step(model_file)
     append_metrics(run, {"step": step, "generator": str(model_file), "real": str(args.real), **result})
     print(f"step {step}: {format_metrics(result)}")
 

@@ -15,13 +15,7 @@ import numpy as np
 from gan import cli
 from gan.errors import UserError
 from gan.images import make_grid, save_png, to_uint8
-from gan.run_dir import find_run, newest_generator
-
-
-def _generator_file(source: Path) -> Path:
-    if source.is_file():
-        return source
-    return newest_generator(find_run(source))
+from gan.run_dir import generator_source
 
 
 def main() -> None:
@@ -48,7 +42,7 @@ def main() -> None:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise UserError(f"--{name.replace('_', '-')} must be zero or positive; received {value}")
-    model_file = _generator_file(args.source)
+    model_file = generator_source(args.source)
 
     from gan.latent import generate, interpolate, load_generator, seed_noise
     from gan.runtime import set_up_tensorflow

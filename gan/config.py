@@ -20,11 +20,13 @@ ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
 LOSS_NAMES = ("bce", "logits", "hinge", "wgan-clip")  # gan.losses
 PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
+DISTRIBUTE_MODES = ("off", "mirrored", "multiworker")  # gan.distribute
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
 CHANGEABLE_ON_RESUME = (
     "steps", "sample_every", "save_every", "keep", "on_nan", "eval_every", "eval_real", "eval_count", "inception_weights",
+    "distribute",
 )
 MIN_IMAGE_SIZE = 16
 
@@ -49,7 +51,7 @@ class TrainConfig:
     data: str = field(metadata={"help": "folder of images (png, jpg, bmp, gif, webp), searched at any depth"})
     out: str | None = _setting(None, "run folder; default outputs/<data folder name>-<n>, a new n each run")
     steps: int = _setting(10_000, "total training steps of the run (each: the preset's updates; the recipe's are two D, one G)")
-    batch_size: int = _setting(64, "images per batch")
+    batch_size: int = _setting(64, "images per step; with --distribute, the global batch, split evenly across the replicas")
     image_size: int = _setting(64, "image height and width: a power of two >= 16, the network depth follows (mlp, bilinear: 28)")
     channels: int = _setting(3, "1 for grayscale, 3 for RGB")
     latent_dim: int = _setting(100, "noise values per image; the generator input is (1, 1, latent_dim) (mlp, bilinear: (latent_dim,))")
@@ -76,6 +78,7 @@ class TrainConfig:
     clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)")
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)")
     spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights")
+    distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -111,6 +114,10 @@ class TrainConfig:
             raise UserError(f"--loss must be one of {', '.join(LOSS_NAMES)}; received {self.loss!r}")
         if self.mixed_precision not in PRECISIONS:
             raise UserError(f"--mixed-precision must be one of {', '.join(PRECISIONS)}; received {self.mixed_precision!r}")
+        if self.distribute not in DISTRIBUTE_MODES:
+            raise UserError(f"--distribute must be one of {', '.join(DISTRIBUTE_MODES)}; received {self.distribute!r}")
+        if self.distribute == "multiworker" and self.seed is None:
+            raise UserError("--distribute multiworker needs --seed N, the same on every worker, so that all shuffle the data alike")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
         if not self.clip_grad >= 0:

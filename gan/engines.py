@@ -17,6 +17,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from gan import replicas
+
 ENGINES = {"tensorflow": "tf.function", "jax": "jax.jit"}
 
 
@@ -35,6 +37,7 @@ def value_and_gradients(function: Callable, *groups: list) -> tuple[object, list
 
     One forward pass serves every group, so networks updated "simultaneously" from one
     pass (each by its own loss) cost one forward, as they do in the original scripts.
+    A tf.distribute replica differentiates its share of each loss (gan.replicas).
     Returns (aux, gradients per group).
     """
     if keras.backend.backend() == "jax":
@@ -51,6 +54,7 @@ def value_and_gradients(function: Callable, *groups: list) -> tuple[object, list
     with tf.GradientTape(persistent=len(groups) > 1) as tape:
         tape.watch(groups)
         losses, aux = function(*groups)
+        losses = [replicas.gradient_share(loss) for loss in losses]
     return aux, [tape.gradient(loss, group) for loss, group in zip(losses, groups)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -44,11 +45,24 @@ def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return grid
 
 
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+    """Each pixel as a factor x factor block (nearest neighbour), for one (H, W, C) image or
+    a batch: small generator output becomes readable with its pixels kept sharp, where
+    smooth resampling or a browser's stretching would blur them."""
+    return images.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """An (H, W, 1 or 3) uint8 array as the bytes of a PNG file (grayscale or RGB)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def save_png(image: np.ndarray, path: Path) -> None:
     """Write an (H, W, 1 or 3) uint8 array as PNG via a temporary name, so no half file is left."""
     with atomic_write(path) as partial:
-        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(partial, format="PNG")
-
+        partial.write_bytes(png_bytes(image))
 
 
 def burn_label(picture: Image.Image, text: str) -> Image.Image:

@@ -131,8 +131,8 @@ def load_weights(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(
-            f"no FID Inception weights at {path}: pass --inception-weights FILE "
-            f"({WEIGHTS_NAME}, see README 'Quality metrics' for how to get it)"
+            f"no FID Inception weights at {path}: run `python get_inception.py` once (downloads and "
+            f"converts TensorFlow's inception-2015-12-05 graph) or pass --inception-weights FILE ({WEIGHTS_NAME})"
         )
     try:
         with np.load(path) as archive:

@@ -116,6 +116,24 @@ def newest_generator(run: Path) -> Path:
         return newest_model(run, "generator")
 
 
+def generator_source(source: Path) -> Path:
+    """The generator file a command should load: `source` itself if it is a file, else the
+    newest generator of the run (or of the newest run in a folder of runs)."""
+    source = Path(source)
+    if source.is_file():
+        return source
+    if source.suffix == ".keras":
+        raise UserError(f"no such model file: {source}")
+    return newest_generator(find_run(source))
+
+
+def model_step(model_file: Path) -> int | None:
+    """The training step in a save's name (generator_0500.keras -> 500); None for names
+    without one (best_generator.keras, a file renamed by hand)."""
+    suffix = Path(model_file).stem.rsplit("_", 1)[-1]
+    return int(suffix) if suffix.isdigit() else None
+
+
 def newest_model(run: Path, name: str) -> Path:
     """The `name` (generator or discriminator) save with the highest step in a run."""
     models = Path(run) / "models"

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from gan import images
+from gan import distribute, images
 from gan.config import TrainConfig
 from gan.data import load_image_folder, training_batches
 from gan.errors import RunStopped, UserError
@@ -204,9 +204,16 @@ def _check_resumable(config: TrainConfig, folder: Path) -> None:
 def train(config: TrainConfig, resume: Path | None = None, show_progress: bool = True) -> Path:
     """Train a new run, or continue the run folder `resume` from its newest checkpoint.
 
-    Returns the run folder. Raises UserError on bad input and RunStopped when the run
-    ends early with its state saved.
+    Returns the run folder (on a multi-worker run's other workers, their scratch copy,
+    removed by then). Raises UserError on bad input and RunStopped when the run ends
+    early with its state saved.
     """
+    distribution = distribute.start(config)
+    with distribution.own_folders(config, resume) as (config, resume):
+        return _train(config, resume, show_progress, distribution)
+
+
+def _train(config: TrainConfig, resume: Path | None, show_progress: bool, distribution: distribute.Distribution) -> Path:
     if resume is None:
         check_out_folder(config.out)
     else:
@@ -215,7 +222,7 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     print(f"Data: {len(image_set.images)} images from {config.data}")
     if image_set.skipped:
         print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
-    with _dtype_policy(config.mixed_precision):
+    with _dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
             config, run, model, fixed_noise = _new_run(config)
             start, state = 0, {}
@@ -228,8 +235,8 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         from gan.evaluation import Evaluator, append_metrics, format_metrics
 
         evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size)
-    train_step = model.compiled_train_step(jit_compile=config.xla)
-    batches = iter(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start))
+    train_step = distribution.compiled_step(model, jit_compile=config.xla)
+    batches = iter(distribution.batches(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start)))
     last_checkpoint, undone_in_a_row = start, 0
 
     def diverged(problem: str) -> RunStopped:
@@ -247,12 +254,14 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         )
 
     def save_fixed_grid(step: int) -> None:
+        model.refresh_sampler_statistics(config.batch_size, seed=step)
         pixels = model.sampler(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
     def evaluate(done: int) -> None:
         nonlocal best_fid
         started = time.perf_counter()
+        model.refresh_sampler_statistics(config.batch_size, seed=done)
         result = evaluator.score_generator(model.sampler, config.eval_count, seed=config.seed)
         interval.start += time.perf_counter() - started  # keep img/s a training rate
         log.metrics(done, result)

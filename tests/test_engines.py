@@ -12,8 +12,8 @@ import pytest
 from gan.gan import DCGAN, SCHEDULES
 from gan.losses import WGAN_WEIGHT_CLIP, adversarial_loss
 from gan.models import get_disc_normal, get_gen_normal
-from tests.conftest import PROJECT_ROOT
-from tests.engine_replay import BATCH, LATENT, SIZE, make_inputs, replay
+from conftest import PROJECT_ROOT
+from engine_replay import BATCH, LATENT, SIZE, make_inputs, replay
 
 
 def _assert_same_run(expected: dict, actual: dict) -> None:

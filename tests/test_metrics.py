@@ -174,3 +174,63 @@ def test_training_evaluates_on_schedule_and_keeps_the_best_generator(data_folder
         for record in tf.data.TFRecordDataset(str(path)):
             tags |= {value.tag for value in tf.compat.v1.Event.FromString(record.numpy()).summary.value}
     assert {"metrics/fid", "metrics/kid", "metrics/precision", "metrics/recall"} <= tags
+
+
+def _graph_name(npz_layer: str) -> str:
+    """The TF graph's name of an .npz layer: the inverse of the converter's renaming."""
+    block, _, rest = npz_layer.partition(".")
+    joined = re.fullmatch(r"(tower(?:_\d)?)_(?:(mixed)_)?(conv(?:_\d)?)", rest)
+    if block in ("mixed_9", "mixed_10") and joined:
+        return "/".join([block, *(part for part in joined.groups() if part)])
+    return npz_layer.replace(".", "/")
+
+
+@needs_weights
+def test_get_inception_converts_the_tensorflow_graph_to_the_reference_weights(tmp_path):
+    """A GraphDef laid out as inception-2015-12-05 is (conv2d_params HWIO, batchnorm
+    constants, extra nodes), built from the reference weights, converts back to them."""
+    import io
+    import tarfile
+
+    import tensorflow as tf
+
+    from gan.inception_download import fetch_weights
+
+    reference = np.load(SHARED / "fid" / "fid_inception_2015_12_05.npz")
+    graph = tf.compat.v1.GraphDef()
+
+    def constant(name, value):
+        node = graph.node.add(name=name, op="Const")
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+
+    layers = [key[len("net.layers."):-len(".weight")] for key in reference.files if key.endswith(".weight")]
+    for layer in layers:
+        name = _graph_name(layer)
+        constant(f"{name}/conv2d_params", np.transpose(reference[f"net.layers.{layer}.weight"], (2, 3, 1, 0)))
+        for ours, theirs in (("beta", "beta"), ("mean", "moving_mean"), ("var", "moving_variance")):
+            constant(f"{name}/batchnorm/{theirs}", reference[f"net.layers.{layer}.{ours}"])
+        constant(f"{name}/batchnorm/gamma", np.ones_like(reference[f"net.layers.{layer}.beta"]))
+    constant("softmax/biases", np.zeros(1008, np.float32))
+    archive = tmp_path / "inception-2015-12-05.tgz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        payload = graph.SerializeToString()
+        member = tarfile.TarInfo("classify_image_graph_def.pb")
+        member.size = len(payload)
+        tar.addfile(member, io.BytesIO(payload))
+
+    converted = np.load(fetch_weights(tmp_path / "cache" / "weights.npz", str(archive)))
+    assert sorted(converted.files) == sorted(reference.files)
+    for key in reference.files:
+        np.testing.assert_array_equal(converted[key], reference[key], err_msg=key)
+
+
+def test_get_inception_offline_and_bad_archives_are_one_line_errors(tmp_path):
+    not_an_archive = tmp_path / "inception.tgz"
+    not_an_archive.write_text("not gzip")
+    for source, message in (
+        ("http://127.0.0.1:9/inception-2015-12-05.tgz", "error: could not download http://127.0.0.1:9/"),
+        (str(not_an_archive), "is not a readable .tgz of the Inception graph"),
+    ):
+        result = run_script("get_inception.py", "--source", source, "--out", str(tmp_path / "w.npz"))
+        assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "w.npz").exists()
