@@ -104,11 +104,23 @@ def _weighted(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
     return layers.SpectralNormalization(layer) if spectral_norm else layer
 
 
-def _judgement(x, logits: bool):
-    """The discriminator's float32 output: a probability for bce, a raw score otherwise."""
+def _generator(noise, x, learning_rate: float, output: str = "tanh", beta_1: float = ADAM_BETA_1) -> keras.Model:
+    """The compiled generator, its last activation in float32 so that mixed precision
+    keeps the output exact."""
+    image = layers.Activation(output, dtype="float32", name="image")(x)
+    return _compiled(keras.Model(noise, image, name="generator"), learning_rate, beta_1)
+
+
+def _discriminator(
+    image, x, logits: bool, learning_rate: float, clip_value: float, beta_1: float = ADAM_BETA_1
+) -> keras.Model:
+    """The compiled discriminator, ending in a float32 probability (for bce) or raw score."""
     if logits:
-        return layers.Activation("linear", dtype="float32", name="score")(x)
-    return layers.Activation("sigmoid", dtype="float32", name="probability")(x)
+        judgement = layers.Activation("linear", dtype="float32", name="score")(x)
+    else:
+        judgement = layers.Activation("sigmoid", dtype="float32", name="probability")(x)
+    model = keras.Model(image, judgement, name="discriminator")
+    return _compiled(model, learning_rate, beta_1, clip_value)
 
 
 def _double(x, filters: int, kernel_init, upsample: str, use_bias: bool = True):
@@ -170,10 +182,9 @@ def get_gen_normal(
     # one refining convolution at size/2
     x = layers.Conv2D(filters[-1], 3, padding="same", kernel_initializer=kernel_init)(x)
     x = _normalise_and_activate(x, init)
-    # size/2 -> size, to pixels; tanh in float32 so mixed precision keeps the range exact
+    # size/2 -> size, to pixels
     x = _double(x, channels, kernel_init, upsample)
-    image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return _compiled(keras.Model(noise, image, name="generator"), learning_rate)
+    return _generator(noise, x, learning_rate)
 
 
 def get_disc_normal(
@@ -198,8 +209,7 @@ def get_disc_normal(
     x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm)
     x = layers.Flatten()(x)
     x = _weighted(layers.Dense(1, kernel_initializer=kernel_init), spectral_norm)(x)
-    model = keras.Model(image, _judgement(x, logits), name="discriminator")
-    return _compiled(model, learning_rate, clip_value=clip_value)
+    return _discriminator(image, x, logits, learning_rate, clip_value)
 
 
 # dcgan: Radford, Metz and Chintala (2015), as the PyTorch DCGAN tutorial writes it
@@ -224,8 +234,7 @@ def dcgan_generator(
         noise, block_filters(image_size), init, kernel_init, upsample, layers.ReLU, use_bias=False, **TORCH_BATCH_NORM
     )
     x = _double(x, channels, kernel_init, upsample, use_bias=False)
-    image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return _compiled(keras.Model(noise, image, name="generator"), learning_rate)
+    return _generator(noise, x, learning_rate)
 
 
 def dcgan_discriminator(
@@ -248,8 +257,7 @@ def dcgan_discriminator(
     # 4x4 -> 1x1x1
     x = _weighted(layers.Conv2D(1, 4, padding="valid", use_bias=False, kernel_initializer=kernel_init), spectral_norm)(x)
     x = layers.Flatten()(x)
-    model = keras.Model(image, _judgement(x, logits), name="discriminator")
-    return _compiled(model, learning_rate, clip_value=clip_value)
+    return _discriminator(image, x, logits, learning_rate, clip_value)
 
 
 # mlp: the fully connected GAN of the MNIST tutorials
@@ -273,8 +281,7 @@ def mlp_generator(
         x = _normalise_and_activate(x, init, **TORCH_BATCH_NORM)
     x = layers.Dense(math.prod(image_shape), kernel_initializer=kernel_init)(x)
     x = layers.Reshape(image_shape)(x)
-    image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return _compiled(keras.Model(noise, image, name="generator"), learning_rate)
+    return _generator(noise, x, learning_rate)
 
 
 def mlp_discriminator(
@@ -296,8 +303,7 @@ def mlp_discriminator(
         x = _weighted(layers.Dense(units, kernel_initializer=kernel_init), spectral_norm)(x)
         if units > 1:
             x = layers.LeakyReLU(LEAKY_SLOPE)(x)
-    model = keras.Model(image, _judgement(x, logits), name="discriminator")
-    return _compiled(model, learning_rate, clip_value=clip_value)
+    return _discriminator(image, x, logits, learning_rate, clip_value)
 
 
 # bilinear: the digits GAN with bilinear upsampling, after the TensorFlow DCGAN tutorial
@@ -325,8 +331,7 @@ def bilinear_generator(
         x = layers.Conv2D(filters, kernel, padding="valid", kernel_initializer=kernel_init)(x)
         x = _normalise_and_activate(x, init, activation, **KERAS_BATCH_NORM)
     x = layers.Conv2D(channels, 5, padding="valid", kernel_initializer=kernel_init)(x)
-    image = layers.Activation("linear", dtype="float32", name="image")(x)
-    return _compiled(keras.Model(noise, image, name="generator"), learning_rate, beta_1=KERAS_ADAM_BETA_1)
+    return _generator(noise, x, learning_rate, output="linear", beta_1=KERAS_ADAM_BETA_1)
 
 
 def bilinear_discriminator(
@@ -352,5 +357,4 @@ def bilinear_discriminator(
         x = layers.Dropout(0.3)(x)
     x = layers.Flatten()(x)
     x = _weighted(layers.Dense(1, kernel_initializer=kernel_init), spectral_norm)(x)
-    model = keras.Model(image, _judgement(x, logits), name="discriminator")
-    return _compiled(model, learning_rate, beta_1=KERAS_ADAM_BETA_1, clip_value=clip_value)
+    return _discriminator(image, x, logits, learning_rate, clip_value, beta_1=KERAS_ADAM_BETA_1)
