@@ -254,14 +254,14 @@ def _train(config: TrainConfig, resume: Path | None, show_progress: bool, distri
         )
 
     def save_fixed_grid(step: int) -> None:
-        model.refresh_sampler_statistics(config.batch_size, seed=step)
+        model.refresh_sampler_statistics(seed=step)
         pixels = model.sampler(fixed_noise, training=False)
         _save_grid(log, "fixed_noise", step, keras.ops.convert_to_numpy(pixels), run.fixed_grid(step))
 
     def evaluate(done: int) -> None:
         nonlocal best_fid
         started = time.perf_counter()
-        model.refresh_sampler_statistics(config.batch_size, seed=done)
+        model.refresh_sampler_statistics(seed=done)
         result = evaluator.score_generator(model.sampler, config.eval_count, seed=config.seed)
         interval.start += time.perf_counter() - started  # keep img/s a training rate
         log.metrics(done, result)

@@ -152,8 +152,10 @@ def test_the_average_gets_batch_norm_statistics_of_its_own_weights():
         average.assign(statistic.value)
     borrowed = mismatch()
     weights = _values(model.sampler.trainable_variables)
-    model.refresh_sampler_statistics(batch_size=64, seed=0)
+    model.refresh_sampler_statistics(seed=0)
     assert mismatch() < borrowed / 2
+    norms = [layer for layer in model.sampler.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(norm.momentum == 0.5 for norm in norms), "the recipe's momentum must come back"
     assert all(np.array_equal(w, v.numpy()) for w, v in zip(weights, model.sampler.trainable_variables))
 
 
