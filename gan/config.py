@@ -16,6 +16,7 @@ DISCRIMINATOR_LEARNING_RATE = 2e-4
 INITS = ("glorot", "dcgan")
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
+DATA_CACHES = ("memory", "none")  # gan.data.open_training_data
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
@@ -66,6 +67,7 @@ class TrainConfig:
     eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
     eval_count: int = _setting(2048, "generated images per evaluation")
     inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
+    data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -102,6 +104,8 @@ class TrainConfig:
             raise UserError("--eval-every needs --eval-real FOLDER, the real images to compare with")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
+        if self.data_cache not in DATA_CACHES:
+            raise UserError(f"--data-cache must be one of {', '.join(DATA_CACHES)}; received {self.data_cache!r}")
 
     @property
     def augment_policy(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from gan import images
 from gan.config import TrainConfig
-from gan.data import load_image_folder, training_batches
+from gan.data import open_training_data
 from gan.errors import RunStopped, UserError
 from gan.gan import LOSSES, DCGAN
 from gan.models import get_disc_normal, get_gen_normal
@@ -201,10 +201,10 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
         check_out_folder(config.out)
     else:
         _check_resumable(config, resume)
-    image_set = load_image_folder(config.data, config.image_size, config.channels)
-    print(f"Data: {len(image_set.images)} images from {config.data}")
-    if image_set.skipped:
-        print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
+    image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
+    print(f"Data: {image_data.description()} from {config.data}")
+    if image_data.skipped:
+        print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
     if resume is None:
         config, run, model, fixed_noise = _new_run(config)
         start, state = 0, {}
@@ -218,7 +218,7 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
 
         evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size)
     train_step = model.compiled_train_step(jit_compile=config.xla)
-    batches = iter(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start))
+    batches = iter(image_data.batches(config.batch_size, config.seed, skip_batches=start))
     last_checkpoint, undone_in_a_row = start, 0
 
     def diverged(problem: str) -> RunStopped:

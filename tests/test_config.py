@@ -29,6 +29,7 @@ def test_round_trips_through_json(tmp_path):
         ({"eval_every": -1}, "--eval-every must be zero (never) or a positive integer; received -1"),
         ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),
+        ({"data_cache": "disk"}, "--data-cache must be one of memory, none; received 'disk'"),
     ],
 )
 def test_validate_names_the_flag_and_echoes_the_value(change, message):
