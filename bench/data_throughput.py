@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import start_backend  # noqa: E402
-from bench.random_folder import write_random_pngs  # noqa: E402
+from bench.data_source import add_data_flags, image_folder  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
 
@@ -49,10 +49,7 @@ def images_per_second(dataset, batch_size: int, batches: int, warmup: int) -> fl
 
 def main() -> None:
     parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help=f"folder of images [{GENERATED_IMAGES} random 96x96 PNGs, made in a temporary folder]")
-    parser.add_argument("--image-size", type=int, default=64, help="[64]")
-    parser.add_argument("--channels", type=int, default=3, choices=(1, 3), help="[3]")
-    parser.add_argument("--batch-size", type=int, default=64, help="[64]")
+    add_data_flags(parser, GENERATED_IMAGES)
     parser.add_argument("--batches", type=int, default=100, help="timed batches per pipeline [100]")
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches per pipeline first [5]")
     args = parser.parse_args()
@@ -67,7 +64,7 @@ def main() -> None:
 
     size, channels, batch = args.image_size, args.channels, args.batch_size
     with tempfile.TemporaryDirectory() as scratch:
-        folder = args.data or write_random_pngs(Path(scratch) / "images", GENERATED_IMAGES)
+        folder = image_folder(args, Path(scratch))
         print(machine)
         print(f"data: {folder}, to {size}x{size}x{channels}, batch {batch}; "
               f"{args.warmup} warm-up + {args.batches} timed batches per pipeline")

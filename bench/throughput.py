@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import start_backend  # noqa: E402
-from bench.random_folder import write_random_pngs  # noqa: E402
+from bench.data_source import add_data_flags, image_folder  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
 
@@ -43,10 +43,7 @@ GENERATED_IMAGES = 512
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, help=f"folder of images [{GENERATED_IMAGES} random 96x96 PNGs, made in a temporary folder]")
-    parser.add_argument("--image-size", type=int, default=64, help="[64]")
-    parser.add_argument("--channels", type=int, default=3, choices=(1, 3), help="[3]")
-    parser.add_argument("--batch-size", type=int, default=64, help="[64]")
+    add_data_flags(parser, GENERATED_IMAGES)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per engine [10]")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per engine before, for tracing and compiling [2]")
     parser.add_argument("--mixed-precision", default="off", metavar="POLICY",
@@ -167,7 +164,7 @@ def main() -> None:
     peak = args.peak_tflops or peak_tflops(machine, compute_dtype)
     default_xla = TrainConfig(data="").xla if args.xla is None else args.xla
     with tempfile.TemporaryDirectory() as scratch:
-        folder = args.data or write_random_pngs(Path(scratch) / "images", GENERATED_IMAGES)
+        folder = image_folder(args, Path(scratch))
         images = load_image_folder(folder, args.image_size, args.channels).images
         builders = {
             "recipe": lambda: recipe_engine(args, folder),
