@@ -9,27 +9,11 @@ filters, and the count doubles towards the 4x4 end, capped at 512.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers
 
-from gan.config import DISCRIMINATOR_LEARNING_RATE, GENERATOR_LEARNING_RATE, INITS, check_image_size
-
-BATCH_NORM_MOMENTUM = 0.5  # the recipe's; Keras' default 0.99 adapts far too slowly here
-LEAKY_SLOPE = 0.2
-ADAM_BETA_1 = 0.5
-
-
-def block_filters(image_size: int) -> list[int]:
-    """Filters of the stride-2 blocks, from the 4x4 end to the image end.
-
-    64 -> [512, 256, 128, 64] as in the recipe; 32 -> [256, 128, 64];
-    128 -> [512, 512, 256, 128, 64].
-    """
-    check_image_size(image_size)
-    blocks = int(math.log2(image_size)) - 2
-    return [min(64 * 2**i, 512) for i in reversed(range(blocks))]
+from gan.architecture import ADAM_BETA_1, BATCH_NORM_MOMENTUM, LEAKY_SLOPE, block_filters
+from gan.config import DISCRIMINATOR_LEARNING_RATE, GENERATOR_LEARNING_RATE, INITS
 
 
 def _kernel_init(init: str) -> keras.initializers.Initializer | str:
