@@ -2,10 +2,10 @@
 in one process, on the same images, architecture and batch size, after warm-up.
 
     python bench/throughput.py                                  # 64x64x3, batch 64, random PNGs
-    python bench/throughput.py --data ../shared/data/anime --steps 10 --warmup 2
+    python bench/throughput.py --data ../shared/data/anime --steps 10 --warmup 2 --rounds 2
     KERAS_BACKEND=jax python bench/throughput.py --batch-size 256 --mixed-precision mixed_bfloat16 --steps 200
 
-Engines (--engines, a subset, timed in this order):
+Engines (--engines, a subset; --rounds N makes them take turns, for a shared machine):
   recipe   the baseline: the tutorial's loop (bench/recipe_loop.py), PIL decoding per step,
            predict and three train_on_batch;
   default  what train.py runs: build_dcgan + compiled_train_step(jit_compile=--xla, off
@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_data_flags(parser, GENERATED_IMAGES)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per engine [10]")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per engine before, for tracing and compiling [2]")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="turns the timed steps are split into, the engines alternating, for a machine whose load varies [1]")
     parser.add_argument("--mixed-precision", default="off", metavar="POLICY",
                         help="Keras dtype policy for every engine: mixed_bfloat16, mixed_float16 or off [off]")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
@@ -58,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not chosen or not chosen <= set(ENGINES):
         parser.error(f"--engines: a comma-separated subset of {','.join(ENGINES)}; received {args.engines!r}")
     args.engines = [name for name in ENGINES if name in chosen]
-    for name in ("steps", "batch_size"):
+    for name in ("steps", "batch_size", "rounds"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer; received {getattr(args, name)}")
     if args.warmup < 0:
@@ -66,13 +68,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def seconds_per_step(step: Callable[[], object], steps: int, warmup: int) -> float:
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
+def round_sizes(steps: int, rounds: int) -> list[int]:
+    """`steps` split into `rounds` nearly equal parts, none empty."""
+    rounds = min(rounds, steps)
+    return [steps // rounds + (index < steps % rounds) for index in range(rounds)]
+
+
+def time_engines(builders: dict[str, Callable[[], Callable]], steps: int, warmup: int, rounds: int) -> dict[str, float | str]:
+    """Seconds per step of each engine, or why it was skipped.
+
+    All engines are built and warmed up first; then the timed steps run in `rounds`
+    turns, each engine taking its share in every turn, so that a change in what else
+    loads the machine falls on all of them alike.
+    """
+    results, ready = {}, {}
+    for name, build in builders.items():
+        try:
+            step = build()
+            for _ in range(warmup):
+                step()
+            ready[name], results[name] = step, 0.0
+        except Exception as error:  # a path this backend or dtype policy cannot run
+            results[name] = first_line(error)
+    for count in round_sizes(steps, rounds):
+        for name, step in list(ready.items()):
+            start = time.perf_counter()
+            try:
+                for _ in range(count):
+                    step()
+            except Exception as error:
+                results[name] = first_line(error)
+                del ready[name]
+                continue
+            results[name] += time.perf_counter() - start
+    return {name: result / steps if name in ready else result for name, result in results.items()}
 
 
 class DeviceBatches:
@@ -174,23 +203,20 @@ def main() -> None:
         print(machine)
         print(f"data: {folder}, {len(images)} images at {args.image_size}x{args.image_size}x{args.channels}; "
               f"batch {args.batch_size}; dtype policy {args.mixed_precision} (compute {compute_dtype}); "
-              f"{args.warmup} warm-up + {args.steps} timed steps per engine")
+              f"{args.warmup} warm-up + {args.steps} timed steps per engine, in {min(args.rounds, args.steps)} round(s)")
         print(f"feeds: recipe: PIL decoding of each batch's files; default (jit_compile={default_xla}), xla: {feed_description()}")
         print(f"FLOPs: G forward {forward_flops(generator) / 1e9:.3f} GFLOP/image, D forward "
               f"{forward_flops(discriminator) / 1e9:.3f}; step {flops / 1e9:.3f} GFLOP/image. Rule: {STEP_RULE}")
         print(f"{'engine':<8} {'img/s':>9} {'s/step':>8} {'x recipe':>8} {'TFLOP/s':>8}" + (f" {'% of peak':>9}" if peak else ""))
-        baseline = None
-        for name in args.engines:
-            try:
-                seconds = seconds_per_step(builders[name](), args.steps, args.warmup)
-            except Exception as error:  # a path this backend or dtype policy cannot run
-                print(f"{name:<8} skipped: {first_line(error)}")
+        results = time_engines({name: builders[name] for name in args.engines}, args.steps, args.warmup, args.rounds)
+        baseline = results.get("recipe")
+        for name, seconds in results.items():
+            if isinstance(seconds, str):
+                print(f"{name:<8} skipped: {seconds}")
                 continue
-            rate = args.batch_size / seconds
-            baseline = baseline or (rate if name == "recipe" else None)
-            ratio = f"{rate / baseline:8.2f}" if baseline else f"{'-':>8}"
-            achieved = rate * flops / 1e12
-            print(f"{name:<8} {rate:9.1f} {seconds:8.4f} {ratio} {achieved:8.3f}"
+            ratio = f"{baseline / seconds:8.2f}" if isinstance(baseline, float) else f"{'-':>8}"
+            achieved = args.batch_size / seconds * flops / 1e12
+            print(f"{name:<8} {args.batch_size / seconds:9.1f} {seconds:8.4f} {ratio} {achieved:8.3f}"
                   + (f" {100 * achieved / peak:8.1f}%" if peak else ""))
         if peak:
             print(f"peak: {peak} TFLOP/s at {compute_dtype} ({'--peak-tflops' if args.peak_tflops else 'the device data sheet, dense'})")
