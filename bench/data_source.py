@@ -13,11 +13,23 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gan.config import check_image_size
+
+
+def image_size(text: str) -> int:
+    """argparse type of --image-size: a size the networks can be built at."""
+    try:
+        size = int(text)
+        check_image_size(size)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return size
+
 
 def add_data_flags(parser: argparse.ArgumentParser, generated: int) -> None:
     """--data (default: `generated` random PNGs), --image-size, --channels, --batch-size."""
     parser.add_argument("--data", type=Path, help=f"folder of images [{generated} random 96x96 PNGs, made in a temporary folder]")
-    parser.add_argument("--image-size", type=int, default=64, help="[64]")
+    parser.add_argument("--image-size", type=image_size, default=64, help="[64]")
     parser.add_argument("--channels", type=int, default=3, choices=(1, 3), help="[3]")
     parser.add_argument("--batch-size", type=int, default=64, help="[64]")
     parser.set_defaults(generated_images=generated)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import start_backend  # noqa: E402
 from bench.data_source import add_data_flags, image_folder  # noqa: E402
+from bench.machine import start_backend  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
 

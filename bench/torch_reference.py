@@ -36,6 +36,7 @@ try:
 except ImportError:
     sys.exit("error: PyTorch is not installed; it is a benchmark-only dependency: pip install torch")
 
+from bench.data_source import image_size  # noqa: E402
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.architecture import ADAM_BETA_1, BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, LEAKY_SLOPE, block_filters  # noqa: E402
@@ -168,7 +169,7 @@ def device_images(args: argparse.Namespace, device: torch.device) -> tuple[torch
 def parse_args() -> argparse.Namespace:
     parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help=f"folder of images, decoded once onto the device [{RANDOM_IMAGES} random images]")
-    parser.add_argument("--image-size", type=int, default=64, help="[64]")
+    parser.add_argument("--image-size", type=image_size, default=64, help="[64]")
     parser.add_argument("--channels", type=int, default=3, choices=(1, 3), help="[3]")
     parser.add_argument("--batch-size", type=int, default=64, help="[64]")
     parser.add_argument("--latent-dim", type=int, default=100, help="[100]")
