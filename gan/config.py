@@ -21,6 +21,7 @@ AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIO
 LOSS_NAMES = ("bce", "logits", "hinge", "wgan-clip")  # gan.losses
 PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTE_MODES = ("off", "mirrored", "multiworker")  # gan.distribute
+DATA_CACHES = ("memory", "none")  # gan.data.open_training_data
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
@@ -79,6 +80,7 @@ class TrainConfig:
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)")
     spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights")
     distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly")
+    data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM")
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
@@ -120,6 +122,8 @@ class TrainConfig:
             raise UserError("--distribute multiworker needs --seed N, the same on every worker, so that all shuffle the data alike")
         if self.seed is not None and not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in [0, 2**32); received {self.seed}")
+        if self.data_cache not in DATA_CACHES:
+            raise UserError(f"--data-cache must be one of {', '.join(DATA_CACHES)}; received {self.data_cache!r}")
         if not self.clip_grad >= 0:
             raise UserError(f"--clip-grad must be zero (off) or positive; received {self.clip_grad}")
 

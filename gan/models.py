@@ -25,16 +25,14 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from gan.config import DISCRIMINATOR_LEARNING_RATE, GENERATOR_LEARNING_RATE, INITS, UPSAMPLES, check_image_size
+from gan.architecture import ADAM_BETA_1, BATCH_NORM_MOMENTUM, LEAKY_SLOPE, block_filters
+from gan.config import DISCRIMINATOR_LEARNING_RATE, GENERATOR_LEARNING_RATE, INITS, UPSAMPLES
 
-BATCH_NORM_MOMENTUM = 0.5  # the recipe's; Keras' default 0.99 adapts far too slowly here
 # PyTorch's BatchNorm defaults, which the dcgan and mlp write-ups ran with: 0.1 of each
 # new batch (Keras' momentum 0.9) and epsilon 1e-5.
 TORCH_BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
 KERAS_BATCH_NORM = {"momentum": 0.99, "epsilon": 1e-3}  # the bilinear write-up's
-LEAKY_SLOPE = 0.2
 KERAS_LEAKY_SLOPE = 0.3  # LeakyReLU() with no argument, as the TensorFlow tutorial writes it
-ADAM_BETA_1 = 0.5
 KERAS_ADAM_BETA_1 = 0.9  # Adam(1e-3) with no other argument, as the bilinear write-up has it
 DCGAN_LEARNING_RATE = 2e-4
 MLP_LEARNING_RATE = 2e-4
@@ -44,16 +42,6 @@ MLP_GENERATOR_UNITS = (32, 64, 128)
 MLP_DISCRIMINATOR_UNITS = (128, 64, 32)
 BILINEAR_SEED = (12, 12, 100)  # the generator's first feature map; valid convolutions shrink it to 28x28
 
-
-def block_filters(image_size: int) -> list[int]:
-    """Filters of the stride-2 blocks, from the 4x4 end to the image end.
-
-    64 -> [512, 256, 128, 64] as in the recipe (and the DCGAN paper's ngf = ndf = 64);
-    32 -> [256, 128, 64]; 128 -> [512, 512, 256, 128, 64].
-    """
-    check_image_size(image_size)
-    blocks = int(math.log2(image_size)) - 2
-    return [min(64 * 2**i, 512) for i in reversed(range(blocks))]
 
 
 def _kernel_init(init: str) -> keras.initializers.Initializer | str:

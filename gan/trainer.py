@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from gan import distribute, images
 from gan.config import TrainConfig
-from gan.data import load_image_folder, training_batches
+from gan.data import open_training_data
 from gan.errors import RunStopped, UserError
 from gan.gan import LOSSES, DCGAN
 from gan.presets import build_networks, preset_named
@@ -218,10 +218,10 @@ def _train(config: TrainConfig, resume: Path | None, show_progress: bool, distri
         check_out_folder(config.out)
     else:
         _check_resumable(config, resume)
-    image_set = load_image_folder(config.data, config.image_size, config.channels)
-    print(f"Data: {len(image_set.images)} images from {config.data}")
-    if image_set.skipped:
-        print(f"warning: {image_set.skipped_summary()}", file=sys.stderr)
+    image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
+    print(f"Data: {image_data.description()} from {config.data}")
+    if image_data.skipped:
+        print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
     with _dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
             config, run, model, fixed_noise = _new_run(config)
@@ -236,7 +236,7 @@ def _train(config: TrainConfig, resume: Path | None, show_progress: bool, distri
 
         evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size)
     train_step = distribution.compiled_step(model, jit_compile=config.xla)
-    batches = iter(distribution.batches(training_batches(image_set.images, config.batch_size, config.seed, skip_batches=start)))
+    batches = iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=start)))
     last_checkpoint, undone_in_a_row = start, 0
 
     def diverged(problem: str) -> RunStopped:

@@ -31,6 +31,7 @@ def test_round_trips_through_json(tmp_path):
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),
         ({"loss": "wgan-gp"}, "--loss must be one of bce, logits, hinge, wgan-clip; received 'wgan-gp'"),
         ({"mixed_precision": "float16"}, "--mixed-precision must be one of off, mixed_bfloat16, mixed_float16; received 'float16'"),
+        ({"data_cache": "disk"}, "--data-cache must be one of memory, none; received 'disk'"),
     ],
 )
 def test_validate_names_the_flag_and_echoes_the_value(change, message):

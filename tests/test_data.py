@@ -6,8 +6,18 @@ import pytest
 from PIL import Image
 
 from conftest import write_images
-from gan.data import decode_image, find_image_files, load_image_folder, training_batches
+from gan.config import TrainConfig
+from gan.data import (
+    decode_image,
+    find_image_files,
+    load_image_folder,
+    open_image_folder,
+    open_training_data,
+    streaming_batches,
+    training_batches,
+)
 from gan.errors import UserError
+from gan.trainer import train
 
 
 def test_finds_images_at_any_depth_and_ignores_other_files(tmp_path):
@@ -113,3 +123,51 @@ def test_batches_are_scaled_seeded_and_cover_every_image_each_epoch():
     assert all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=7, count=6)))
     assert not all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=8, count=6)))
     assert min(b.min() for b in batches) == -1.0 and max(b.max() for b in batches) <= 1.0
+
+
+def _as_uint8_set(images):
+    return {image.tobytes() for image in images}
+
+
+def test_streamed_batches_hold_the_in_memory_images_and_skip_a_corrupt_file_once(tmp_path, capsys):
+    write_images(tmp_path, 8)
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    in_memory = load_image_folder(tmp_path, 16, 3).images
+    stream = open_training_data(tmp_path, 16, 3, cache="none")
+    assert len(stream.paths) == 9 and "streamed" in stream.description()
+    batches = [batch.numpy() for batch in stream.batches(batch_size=4, seed=3).take(6)]  # three epochs
+    assert all(b.shape == (4, 16, 16, 3) and b.dtype == np.float32 for b in batches)
+    assert min(b.min() for b in batches) >= -1.0 and max(b.max() for b in batches) <= 1.0
+    pixels = [np.rint((b + 1.0) * 127.5).astype(np.uint8) for b in batches]
+    assert _as_uint8_set(np.concatenate(pixels[:2])) == _as_uint8_set(in_memory)
+    assert capsys.readouterr().err.count("corrupt.png skipped (") == 1
+
+
+def test_streamed_batches_are_seeded_and_resume_where_they_left_off(tmp_path):
+    paths = write_images(tmp_path, 6)
+
+    def first_batches(seed, skip=0):
+        return [b.numpy() for b in streaming_batches(paths, 16, 1, 2, seed, skip_batches=skip).take(4)]
+
+    batches = first_batches(seed=5)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=5)))
+    assert all(np.array_equal(a, b) for a, b in zip(batches[2:], first_batches(seed=5, skip=2)))
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, first_batches(seed=6)))
+
+
+def test_a_stream_of_files_none_of_which_decode_is_refused(tmp_path):
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(UserError, match="none of the 1 image files"):
+        open_image_folder(tmp_path, 16, 3)
+
+
+def test_a_run_trains_on_streamed_files(data_folder, tmp_path, capsys):
+    # In-process: a train.py subprocess would double this test's time for no extra check.
+    config = TrainConfig(
+        data=str(data_folder), out=str(tmp_path / "run"), image_size=16, channels=1, batch_size=4,
+        latent_dim=8, grid_images=4, steps=3, save_every=3, seed=1, data_cache="none",
+    )
+    out = train(config, show_progress=False)
+    assert "16 image files, streamed" in capsys.readouterr().out
+    assert len((out / "training_log.txt").read_text().splitlines()) == 3
+    assert (out / "models" / "state_3.json").is_file()
