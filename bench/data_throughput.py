@@ -27,8 +27,8 @@ from gan.errors import UserError  # noqa: E402
 GENERATED_IMAGES = 2048
 
 
-def resident_mb() -> float:
-    """This process's resident memory now (Linux), in MB; NaN where unknown."""
+def resident_mib() -> float:
+    """This process's resident memory now (Linux), in MiB; NaN where unknown."""
     try:
         status = Path("/proc/self/status").read_text().splitlines()
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
@@ -69,19 +69,19 @@ def main() -> None:
         print(f"data: {folder}, to {size}x{size}x{channels}, batch {batch}; "
               f"{args.warmup} warm-up + {args.batches} timed batches per pipeline")
         print(f"{'pipeline':<48} {'images/s':>9}  resident memory after")
-        before = resident_mb()
+        before = resident_mib()
         stream = open_image_folder(folder, size, channels)
         rate = images_per_second(stream.batches(batch, seed=0), batch, args.batches, args.warmup)
-        after = resident_mb()
+        after = resident_mib()
         print(f"{'(c) streamed from the files (--data-cache none)':<48} {rate:9.0f}  "
-              f"{after:.0f} MB ({after - before:+.0f} MB; {len(stream.paths)} files)")
+              f"{after:.0f} MiB ({after - before:+.0f} MiB; {len(stream.paths)} files)")
         start = time.perf_counter()
         image_set = load_image_folder(folder, size, channels)
         rate = len(image_set.images) / (time.perf_counter() - start)
         print(f"{'(a) decoding the folder into memory':<48} {rate:9.0f}  "
-              f"{resident_mb():.0f} MB (the array: {image_set.images.nbytes / 2**20:.0f} MB)")
+              f"{resident_mib():.0f} MiB (the array: {image_set.images.nbytes / 2**20:.0f} MiB)")
         rate = images_per_second(training_batches(image_set.images, batch, seed=0), batch, args.batches, args.warmup)
-        print(f"{'(b) from the in-memory cache (default)':<48} {rate:9.0f}  {resident_mb():.0f} MB")
+        print(f"{'(b) from the in-memory cache (default)':<48} {rate:9.0f}  {resident_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -241,8 +241,8 @@ def streaming_batches(
     (the in-memory path's decoder, so both give the same pixels) in a parallel map, and
     unreadable files are dropped, each reported once. Memory holds the file names and a
     few batches, whatever the folder's size. A resumed run skips file names, not decoded
-    batches; if the skipped part held unreadable files, its batches start that many
-    images later than an unbroken run's.
+    batches (decoding them would cost as much as the steps did); if the skipped part held
+    unreadable files, it resumes that many files earlier than an unbroken run would be.
     """
     import tensorflow as tf
 
