@@ -19,13 +19,13 @@ from keras import ops
 
 from gan import replicas
 
-ENGINES = {"tensorflow": "tf.function", "jax": "jax.jit"}
+BACKENDS = ("tensorflow", "jax")  # a tf.function (GradientTape) or a jax.jit (jax.vjp)
 
 
 def backend_check() -> str:
     """The backend's name, or a RuntimeError saying which backends can train."""
     backend = keras.backend.backend()
-    if backend not in ENGINES:
+    if backend not in BACKENDS:
         raise RuntimeError(
             f"the training step runs on the TensorFlow or JAX backend; KERAS_BACKEND is {backend!r}"
         )
