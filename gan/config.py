@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan.errors import UserError
+from gan.precision import PRECISIONS
 from gan.presets import PRESETS, preset_named
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,6 @@ UPSAMPLES = ("transpose", "bilinear")  # gan.models: how a generator doubles its
 ON_NAN = ("stop", "skip")
 AUGMENT_POLICIES = ("color", "translation", "cutout")  # gan.augment.AUGMENTATIONS
 LOSS_NAMES = ("bce", "logits", "hinge", "wgan-clip")  # gan.losses
-PRECISIONS = ("off", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTE_MODES = ("off", "mirrored", "multiworker")  # gan.distribute
 DATA_CACHES = ("memory", "none")  # gan.data.open_training_data
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
@@ -74,7 +74,7 @@ class TrainConfig:
     eval_count: int = _setting(2048, "generated images per evaluation")
     inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
     loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)")
-    mixed_precision: str = _setting("off", "compute in mixed_bfloat16 (CPUs and recent GPUs) or mixed_float16 (GPUs, with loss scaling); weights stay float32")
+    mixed_precision: str = _setting("auto", "auto (mixed_bfloat16 where the device multiplies bfloat16 natively and the engine uses it, else off), off (float32), mixed_bfloat16, or mixed_float16 (GPUs, with loss scaling); weights stay float32")
     preset: str = _setting("recipe", f"networks and step of a classic write-up, one of {', '.join(PRESETS)}; sets the defaults of the other flags")
     clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)")
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)")

@@ -10,7 +10,6 @@ says how to resume from it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import random
@@ -18,14 +17,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
 from tqdm import tqdm
 
-from gan import distribute, images
+from gan import distribute, images, precision
 from gan.config import TrainConfig
 from gan.data import open_training_data
 from gan.errors import RunStopped, UserError
@@ -44,18 +42,6 @@ from gan.run_dir import (
 from gan.training_log import SCALARS, TrainingLog, truncate_log
 
 MAX_UNDONE_IN_A_ROW = 10  # with --on-nan skip: past this, the run is diverging, not meeting a bad batch
-
-
-@contextlib.contextmanager
-def _dtype_policy(mixed_precision: str) -> Iterator[None]:
-    """Build (or load) the networks under the run's precision, and only them: the FID
-    network, say, must stay float32 whatever the run trains in."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32" if mixed_precision == "off" else mixed_precision)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 def _join(config: TrainConfig, generator: keras.Model, discriminator: keras.Model) -> DCGAN:
@@ -222,7 +208,11 @@ def _train(config: TrainConfig, resume: Path | None, show_progress: bool, distri
     print(f"Data: {image_data.description()} from {config.data}")
     if image_data.skipped:
         print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
-    with _dtype_policy(config.mixed_precision), distribution.scope():
+    if config.mixed_precision == "auto":
+        config = dataclasses.replace(config, mixed_precision=precision.resolve("auto", config.xla))
+        native = "bfloat16 is native to this device and engine" if config.mixed_precision != "off" else "no native bfloat16 here"
+        print(f"Precision: {config.mixed_precision} (--mixed-precision auto: {native}; off forces float32)")
+    with precision.dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
             config, run, model, fixed_noise = _new_run(config)
             start, state = 0, {}

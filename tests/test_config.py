@@ -30,7 +30,7 @@ def test_round_trips_through_json(tmp_path):
         ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),
         ({"loss": "wgan-gp"}, "--loss must be one of bce, logits, hinge, wgan-clip; received 'wgan-gp'"),
-        ({"mixed_precision": "float16"}, "--mixed-precision must be one of off, mixed_bfloat16, mixed_float16; received 'float16'"),
+        ({"mixed_precision": "float16"}, "--mixed-precision must be one of auto, off, mixed_bfloat16, mixed_float16; received 'float16'"),
         ({"data_cache": "disk"}, "--data-cache must be one of memory, none; received 'disk'"),
     ],
 )
