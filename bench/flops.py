@@ -1,4 +1,4 @@
-"""FLOPs of the training step counted from the models' layer shapes, and GPU peaks.
+"""FLOPs of the training step counted from the models' layer shapes, and device peaks.
 
 Counting from the built models (not a constant) keeps the figure right at every image
 size and channel count the project supports.
@@ -7,6 +7,7 @@ size and channel count the project supports.
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 
@@ -54,3 +55,24 @@ def peak_tflops(device: str, compute_dtype: str) -> float | None:
         if name in device:
             return peaks.get(compute_dtype)
     return None
+
+
+def measured_matmul_tflops(dtype: str, size: int = 2048, products: int = 8, trials: int = 3) -> float:
+    """The best rate over `trials` of `products` size x size matrix products in `dtype` on
+    Keras' default device: a practical peak where no data sheet figure is known (CPUs).
+
+    A dense product is the most efficient work a device does, so a step's share of this
+    rate says how much room its kernels leave.
+    """
+    from keras import ops
+
+    left = ops.cast(keras.random.normal((size, size), seed=0), dtype)
+    right = ops.cast(keras.random.normal((size, size), seed=1), dtype)
+    ops.convert_to_numpy(ops.cast(ops.sum(ops.matmul(left, right)), "float32"))  # warm-up
+    best = math.inf
+    for _ in range(trials):
+        start = time.perf_counter()
+        results = [ops.matmul(left, right) for _ in range(products)]
+        ops.convert_to_numpy(ops.cast(ops.sum(results[-1]), "float32"))  # waits for all: one device queue runs them in order
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 * products / best / 1e12

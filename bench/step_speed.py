@@ -5,7 +5,8 @@
 
 Random uint8 images stand in for a data set (decoding happens once, before training,
 so it does not enter the step rate). Each configuration is timed after a warm-up that
-includes tracing and compilation; both the plain graph and XLA are measured.
+includes tracing and compilation; both the plain graph and XLA are measured, each in the
+precision train.py's --mixed-precision gives it (auto by default: gan.precision).
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import cpu_name  # noqa: E402
+from gan.precision import PRECISIONS, dtype_policy, resolve  # noqa: E402
 from gan.runtime import set_up_tensorflow  # noqa: E402
 
 
-def measure(size: int, channels: int, batch_size: int, steps: int, warmup: int, xla: bool) -> float:
+def measure(size: int, channels: int, batch_size: int, steps: int, warmup: int, xla: bool, precision: str) -> float:
     """Seconds per step, averaged over `steps` after `warmup` steps."""
     from gan.config import TrainConfig
     from gan.data import training_batches
     from gan.trainer import build_dcgan
 
     config = TrainConfig(data="", image_size=size, channels=channels, batch_size=batch_size, seed=0)
-    model = build_dcgan(config)
+    with dtype_policy(precision):
+        model = build_dcgan(config)
     images = np.random.default_rng(0).integers(0, 256, (4096, size, size, channels), dtype=np.uint8)
     batches = iter(training_batches(images, batch_size, seed=0))
     step = model.compiled_train_step(jit_compile=xla)
@@ -49,18 +52,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--mixed-precision", choices=PRECISIONS, default="auto", help="as train.py's [auto]")
     args = parser.parse_args()
     device = set_up_tensorflow()
     import tensorflow as tf
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; {device}; TF {tf.__version__}")
-    print(f"{'size':>8} {'batch':>5} {'engine':>11} {'s/step':>7} {'steps/s':>7} {'img/s':>7}")
+    print(f"{'size':>8} {'batch':>5} {'engine':>11} {'precision':>14} {'s/step':>7} {'steps/s':>7} {'img/s':>7}")
     for spec in args.sizes:
         size, channels = (int(part) for part in spec.split("x"))
         for xla in (False, True):
-            seconds = measure(size, channels, args.batch_size, args.steps, args.warmup, xla)
+            precision = resolve(args.mixed_precision, xla)
+            seconds = measure(size, channels, args.batch_size, args.steps, args.warmup, xla, precision)
             engine = "graph + XLA" if xla else "graph"
-            print(f"{spec:>8} {args.batch_size:>5} {engine:>11} {seconds:7.3f} {1 / seconds:7.2f} {args.batch_size / seconds:7.0f}")
+            print(f"{spec:>8} {args.batch_size:>5} {engine:>11} {precision:>14} {seconds:7.3f} {1 / seconds:7.2f} "
+                  f"{args.batch_size / seconds:7.0f}")
 
 
 if __name__ == "__main__":

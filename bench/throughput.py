@@ -12,11 +12,18 @@ Engines (--engines, a subset; --rounds N makes them take turns, for a shared mac
            unless given, as in train.py), fed by gan.data's tf.data pipeline over the
            images decoded once into memory;
   xla      the same step with jit_compile=True.
+Precision: with --mixed-precision auto (the default) each engine computes as it would for
+a user: the recipe's loop in float32 (the tutorial has no mixed precision), the step
+engines in what train.py's `--mixed-precision auto` picks for them on this machine
+(gan.precision); a policy named explicitly applies to every engine, for a same-precision
+comparison.
 On the JAX backend the step engines are whatever compiled_train_step returns there, fed
 from one array of all decoded images held on the device (tf.data needs TensorFlow). An
 engine that fails to build or run (a TensorFlow-only path on JAX, a dtype policy it does
 not support) is skipped with its reason. Each step's loss is read back, as the trainer
-does, so a step is timed to its end.
+does, so a step is timed to its end. Where the device's peak is not known from a data
+sheet (a CPU), the peak is measured: the best rate of a large matrix product in that
+dtype.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.data_source import add_data_flags, image_folder  # noqa: E402
 from bench.machine import start_backend  # noqa: E402
 from gan import cli  # noqa: E402
-from gan.errors import UserError  # noqa: E402
+from gan.precision import PRECISIONS, dtype_policy, resolve  # noqa: E402
 
 ENGINES = ("recipe", "default", "xla")
 GENERATED_IMAGES = 512
@@ -48,14 +55,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per engine before, for tracing and compiling [2]")
     parser.add_argument("--rounds", type=int, default=1,
                         help="turns the timed steps are split into, the engines alternating, for a machine whose load varies [1]")
-    parser.add_argument("--mixed-precision", default="off", metavar="POLICY",
-                        help="Keras dtype policy for every engine: mixed_bfloat16, mixed_float16 or off [off]")
+    parser.add_argument("--mixed-precision", default="auto", metavar="POLICY",
+                        help="auto (each engine as a user gets it), or off, mixed_bfloat16 or mixed_float16 for every engine [auto]")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                         help="jit_compile of the default engine, as train.py --xla [train.py's default]")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"a comma-separated subset of {','.join(ENGINES)} [all]")
-    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s at the step's dtype [known: H100 SXM, H200]")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s at the step's dtype [H100 SXM, H200: data sheet; else measured]")
     parser.add_argument("--seed", type=int, default=0, help="[0]")
     args = parser.parse_args(argv)
+    if args.mixed_precision not in PRECISIONS:
+        parser.error(f"--mixed-precision must be one of {', '.join(PRECISIONS)}; received {args.mixed_precision!r}")
     chosen = {name.strip() for name in args.engines.split(",") if name.strip()}
     if not chosen or not chosen <= set(ENGINES):
         parser.error(f"--engines: a comma-separated subset of {','.join(ENGINES)}; received {args.engines!r}")
@@ -144,45 +153,61 @@ def batch_feed(images: np.ndarray, batch_size: int, seed: int) -> Iterator:
     return DeviceBatches(images, batch_size, seed)
 
 
-def step_engine(args: argparse.Namespace, folder: Path, images: np.ndarray, jit_compile: bool) -> Callable[[], float]:
+def step_engine(args: argparse.Namespace, folder: Path, images: np.ndarray, jit_compile: bool,
+                precision: str) -> Callable[[], float]:
     """The project's compiled step, one call per batch; returns the step's g_loss."""
     from gan.config import TrainConfig
     from gan.trainer import build_dcgan
 
     config = TrainConfig(data=str(folder), image_size=args.image_size, channels=args.channels,
-                         batch_size=args.batch_size, seed=args.seed)
-    train_step = build_dcgan(config).compiled_train_step(jit_compile=jit_compile)
+                         batch_size=args.batch_size, seed=args.seed, mixed_precision=precision)
+    with dtype_policy(precision):
+        train_step = build_dcgan(config).compiled_train_step(jit_compile=jit_compile)
     batches = batch_feed(images, args.batch_size, args.seed)
     return lambda: float(train_step(next(batches))["g_loss"])
 
 
-def recipe_engine(args: argparse.Namespace, folder: Path) -> Callable[[], dict]:
+def recipe_engine(args: argparse.Namespace, folder: Path, precision: str) -> Callable[[], dict]:
     from bench.recipe_loop import RecipeLoop
 
-    return RecipeLoop(folder, args.image_size, args.channels, args.batch_size, seed=args.seed).step
+    with dtype_policy(precision):
+        return RecipeLoop(folder, args.image_size, args.channels, args.batch_size, seed=args.seed).step
 
 
-def set_dtype_policy(name: str) -> str:
-    """Set the global Keras dtype policy (before any model is built); its compute dtype."""
-    import keras
+def engine_precisions(requested: str, default_xla: bool) -> dict[str, str]:
+    """The concrete dtype policy of each engine (see the module's docstring)."""
+    if requested != "auto":
+        return dict.fromkeys(ENGINES, requested)
+    return {"recipe": "off", "default": resolve("auto", default_xla), "xla": resolve("auto", True)}
 
-    if name != "off":
-        try:
-            keras.mixed_precision.set_dtype_policy(name)
-        except ValueError as error:
-            raise UserError(f"--mixed-precision: {error}") from None
-    return keras.mixed_precision.dtype_policy().compute_dtype
+
+def compute_dtype(precision: str) -> str:
+    return "float32" if precision == "off" else precision.removeprefix("mixed_")
 
 
 def first_line(error: Exception) -> str:
     return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
 
 
+def engine_peaks(args: argparse.Namespace, machine: str, dtypes: set[str]) -> dict[str, tuple[float, str]]:
+    """Each compute dtype's peak TFLOP/s and where the figure comes from."""
+    from bench.flops import measured_matmul_tflops, peak_tflops
+
+    peaks = {}
+    for dtype in sorted(dtypes):
+        if args.peak_tflops:
+            peaks[dtype] = (args.peak_tflops, "--peak-tflops")
+        elif peak_tflops(machine, dtype):
+            peaks[dtype] = (peak_tflops(machine, dtype), "the device data sheet, dense")
+        else:
+            peaks[dtype] = (measured_matmul_tflops(dtype), "measured: the best 2048x2048 matrix product")
+    return peaks
+
+
 def main() -> None:
     args = parse_args()
     machine = start_backend()
-    compute_dtype = set_dtype_policy(args.mixed_precision)
-    from bench.flops import STEP_RULE, forward_flops, peak_tflops, step_flops
+    from bench.flops import STEP_RULE, forward_flops, step_flops
     from gan.config import TrainConfig
     from gan.data import load_image_folder
     from gan.models import get_disc_normal, get_gen_normal
@@ -190,24 +215,27 @@ def main() -> None:
     generator = get_gen_normal((1, 1, 100), args.image_size, args.channels)
     discriminator = get_disc_normal((args.image_size, args.image_size, args.channels))
     flops = step_flops(generator, discriminator)
-    peak = args.peak_tflops or peak_tflops(machine, compute_dtype)
     default_xla = TrainConfig(data="").xla if args.xla is None else args.xla
+    precisions = engine_precisions(args.mixed_precision, default_xla)
+    peaks = engine_peaks(args, machine, {compute_dtype(precisions[name]) for name in args.engines})
     with tempfile.TemporaryDirectory() as scratch:
         folder = image_folder(args, Path(scratch))
         images = load_image_folder(folder, args.image_size, args.channels).images
         builders = {
-            "recipe": lambda: recipe_engine(args, folder),
-            "default": lambda: step_engine(args, folder, images, default_xla),
-            "xla": lambda: step_engine(args, folder, images, True),
+            "recipe": lambda: recipe_engine(args, folder, precisions["recipe"]),
+            "default": lambda: step_engine(args, folder, images, default_xla, precisions["default"]),
+            "xla": lambda: step_engine(args, folder, images, True, precisions["xla"]),
         }
         print(machine)
         print(f"data: {folder}, {len(images)} images at {args.image_size}x{args.image_size}x{args.channels}; "
-              f"batch {args.batch_size}; dtype policy {args.mixed_precision} (compute {compute_dtype}); "
+              f"batch {args.batch_size}; --mixed-precision {args.mixed_precision}; "
               f"{args.warmup} warm-up + {args.steps} timed steps per engine, in {min(args.rounds, args.steps)} round(s)")
         print(f"feeds: recipe: PIL decoding of each batch's files; default (jit_compile={default_xla}), xla: {feed_description()}")
         print(f"FLOPs: G forward {forward_flops(generator) / 1e9:.3f} GFLOP/image, D forward "
               f"{forward_flops(discriminator) / 1e9:.3f}; step {flops / 1e9:.3f} GFLOP/image. Rule: {STEP_RULE}")
-        print(f"{'engine':<8} {'img/s':>9} {'s/step':>8} {'x recipe':>8} {'TFLOP/s':>8}" + (f" {'% of peak':>9}" if peak else ""))
+        for dtype, (peak, source) in peaks.items():
+            print(f"peak at {dtype}: {peak:.3f} TFLOP/s ({source})")
+        print(f"{'engine':<8} {'precision':<15} {'img/s':>9} {'s/step':>8} {'x recipe':>8} {'TFLOP/s':>8} {'% of peak':>9}")
         results = time_engines({name: builders[name] for name in args.engines}, args.steps, args.warmup, args.rounds)
         baseline = results.get("recipe")
         for name, seconds in results.items():
@@ -216,10 +244,9 @@ def main() -> None:
                 continue
             ratio = f"{baseline / seconds:8.2f}" if isinstance(baseline, float) else f"{'-':>8}"
             achieved = args.batch_size / seconds * flops / 1e12
-            print(f"{name:<8} {args.batch_size / seconds:9.1f} {seconds:8.4f} {ratio} {achieved:8.3f}"
-                  + (f" {100 * achieved / peak:8.1f}%" if peak else ""))
-        if peak:
-            print(f"peak: {peak} TFLOP/s at {compute_dtype} ({'--peak-tflops' if args.peak_tflops else 'the device data sheet, dense'})")
+            peak = peaks[compute_dtype(precisions[name])][0]
+            print(f"{name:<8} {precisions[name]:<15} {args.batch_size / seconds:9.1f} {seconds:8.4f} {ratio} "
+                  f"{achieved:8.3f} {100 * achieved / peak:8.1f}%")
 
 
 if __name__ == "__main__":
