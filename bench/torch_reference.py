@@ -15,7 +15,9 @@ noisy labels, a discriminator update on the reals then one on the fakes, then th
 generator update through the discriminator in training mode with batch statistics and
 neither its weights nor its running averages touched (only the generator's gradients
 are computed). Eager, channels_last; on CUDA TF32 and fused Adam. --compile runs both
-networks through torch.compile. The images (random, or --data decoded once) are held
+networks through torch.compile. --bf16 runs the networks under torch.autocast in
+bfloat16, the peer of the Keras step in mixed_bfloat16 (what `--mixed-precision auto`
+picks on Ampere and later GPUs); the losses stay float32 in both. The images (random, or --data decoded once) are held
 on the device and each batch is gathered there: no data loader. Each step's losses are
 read back, as the Keras benchmarks do.
 """
@@ -23,6 +25,7 @@ read back, as the Keras benchmarks do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -114,6 +117,7 @@ class RecipeStep:
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), GENERATOR_LEARNING_RATE, (ADAM_BETA_1, 0.999), fused=fused)
         self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), DISCRIMINATOR_LEARNING_RATE, (ADAM_BETA_1, 0.999), fused=fused)
         self.g_forward, self.d_forward = self.generator, self.discriminator
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
         if args.compile:
             self.g_forward, self.d_forward = torch.compile(self.generator), torch.compile(self.discriminator)
 
@@ -122,7 +126,9 @@ class RecipeStep:
 
     def discriminator_update(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         self.d_optimizer.zero_grad(set_to_none=True)
-        loss = F.binary_cross_entropy(self.d_forward(images), labels)
+        with self.autocast():
+            probabilities = self.d_forward(images)
+        loss = F.binary_cross_entropy(probabilities.float(), labels)
         loss.backward()
         self.d_optimizer.step()
         return loss.detach()
@@ -130,8 +136,9 @@ class RecipeStep:
     def generator_update(self, labels: torch.Tensor) -> torch.Tensor:
         """Batch statistics in the discriminator, its running averages untouched, and
         gradients for the generator's weights only (no work on the discriminator's)."""
-        probabilities = self.d_forward(self.g_forward(self.noise()), update_stats=False)
-        loss = F.binary_cross_entropy(probabilities, labels)
+        with self.autocast():
+            probabilities = self.d_forward(self.g_forward(self.noise()), update_stats=False)
+        loss = F.binary_cross_entropy(probabilities.float(), labels)
         weights = list(self.generator.parameters())
         for weight, gradient in zip(weights, torch.autograd.grad(loss, weights)):
             weight.grad = gradient
@@ -140,7 +147,7 @@ class RecipeStep:
 
     def __call__(self, real: torch.Tensor) -> list[float]:
         self.generator.eval()
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             fake = self.g_forward(self.noise())
         self.generator.train()
         shape = (self.batch_size, 1)
@@ -176,6 +183,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20, help="timed steps [20]")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first [3]")
     parser.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    parser.add_argument("--bf16", action="store_true", help="run the networks under torch.autocast in bfloat16")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="[cuda if available, else cpu]")
     args = parser.parse_args()
     if min(args.batch_size, args.steps, args.latent_dim) <= 0 or args.warmup < 0:
@@ -201,6 +209,7 @@ def main() -> None:
     print(f"{args.image_size}x{args.image_size}x{args.channels}, batch {args.batch_size}; parameters (with batch-norm "
           f"averages, as Keras counts): G {g_count:,}, D {d_count:,}" + ("" if same is None else f" (equal to Keras': {same})"))
     print(f"engine: {'torch.compile' if args.compile else 'eager'}, channels_last"
+          + (", autocast bfloat16" if args.bf16 else "")
           + (", TF32, fused Adam" if device.type == "cuda" else "")
           + f"; feed: {source} held on the device, batches gathered there; {args.warmup} warm-up + {args.steps} timed steps")
 
