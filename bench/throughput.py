@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per engine before, for tracing and compiling [2]")
     parser.add_argument("--rounds", type=int, default=1,
                         help="turns the timed steps are split into, the engines alternating, for a machine whose load varies [1]")
-    parser.add_argument("--mixed-precision", default="auto", metavar="POLICY",
+    parser.add_argument("--mixed-precision", default="auto", choices=PRECISIONS, metavar="POLICY",
                         help="auto (each engine as a user gets it), or off, mixed_bfloat16 or mixed_float16 for every engine [auto]")
     parser.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                         help="jit_compile of the default engine, as train.py --xla [train.py's default]")
@@ -63,8 +63,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s at the step's dtype [H100 SXM, H200: data sheet; else measured]")
     parser.add_argument("--seed", type=int, default=0, help="[0]")
     args = parser.parse_args(argv)
-    if args.mixed_precision not in PRECISIONS:
-        parser.error(f"--mixed-precision must be one of {', '.join(PRECISIONS)}; received {args.mixed_precision!r}")
     chosen = {name.strip() for name in args.engines.split(",") if name.strip()}
     if not chosen or not chosen <= set(ENGINES):
         parser.error(f"--engines: a comma-separated subset of {','.join(ENGINES)}; received {args.engines!r}")
@@ -160,7 +158,7 @@ def step_engine(args: argparse.Namespace, folder: Path, images: np.ndarray, jit_
     from gan.trainer import build_dcgan
 
     config = TrainConfig(data=str(folder), image_size=args.image_size, channels=args.channels,
-                         batch_size=args.batch_size, seed=args.seed, mixed_precision=precision)
+                         batch_size=args.batch_size, seed=args.seed)
     with dtype_policy(precision):
         train_step = build_dcgan(config).compiled_train_step(jit_compile=jit_compile)
     batches = batch_feed(images, args.batch_size, args.seed)
@@ -197,8 +195,8 @@ def engine_peaks(args: argparse.Namespace, machine: str, dtypes: set[str]) -> di
     for dtype in sorted(dtypes):
         if args.peak_tflops:
             peaks[dtype] = (args.peak_tflops, "--peak-tflops")
-        elif peak_tflops(machine, dtype):
-            peaks[dtype] = (peak_tflops(machine, dtype), "the device data sheet, dense")
+        elif sheet := peak_tflops(machine, dtype):
+            peaks[dtype] = (sheet, "the device data sheet, dense")
         else:
             peaks[dtype] = (measured_matmul_tflops(dtype), "measured: the best 2048x2048 matrix product")
     return peaks

@@ -33,6 +33,11 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     return {flag for line in lines if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
 
 
+def one_dnn_enabled() -> bool:
+    """Whether TensorFlow's oneDNN CPU kernels are on (the default on x86 Linux)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+
+
 def _accelerators() -> tuple[list[tuple[int, int]], bool]:
     """Compute capabilities of the GPUs Keras' backend computes on, and whether it is a TPU."""
     import keras
@@ -73,8 +78,7 @@ def resolve(requested: str, jit_compile: bool) -> str:
     import keras
 
     gpus, tpu = _accelerators()
-    one_dnn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
-    pays = bfloat16_pays(keras.backend.backend(), jit_compile, cpu_flags(), gpus, tpu, one_dnn)
+    pays = bfloat16_pays(keras.backend.backend(), jit_compile, cpu_flags(), gpus, tpu, one_dnn_enabled())
     return "mixed_bfloat16" if pays else "off"
 
 

@@ -1,7 +1,6 @@
 """--mixed-precision: where `auto` picks bfloat16, and a bfloat16 run from start to resume."""
 
 import json
-import os
 
 import keras
 import numpy as np
@@ -44,8 +43,8 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
 
 
 def test_resolve_makes_auto_concrete_and_passes_the_rest_through():
-    one_dnn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
-    this_machine = precision.bfloat16_pays("tensorflow", False, precision.cpu_flags(), [], one_dnn=one_dnn)
+    this_machine = precision.bfloat16_pays("tensorflow", False, precision.cpu_flags(), [],
+                                           one_dnn=precision.one_dnn_enabled())
     assert precision.resolve("auto", jit_compile=False) == ("mixed_bfloat16" if this_machine else "off")
     assert precision.resolve("auto", jit_compile=True) == "off"  # no GPU here: XLA on the CPU
     for concrete in ("off", "mixed_bfloat16", "mixed_float16"):
