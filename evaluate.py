@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from gan import cli
-from gan.config import FID_WEIGHTS
 from gan.errors import UserError
-from gan.run_dir import find_run, model_step, newest_generator
+from gan.runs.folder import find_run, model_step, newest_generator
+from gan.settings.config import FID_WEIGHTS
 
 
 def main() -> None:
@@ -35,9 +35,9 @@ def main() -> None:
     if args.count < 2:
         raise UserError(f"-n must be at least 2; received {args.count}")
 
-    from gan.config import TrainConfig
-    from gan.evaluation import Evaluator, append_metrics, format_metrics
+    from gan.evaluation.evaluator import Evaluator, append_metrics, format_metrics
     from gan.runtime import set_up_tensorflow
+    from gan.settings.config import TrainConfig
 
     set_up_tensorflow()
     if args.fake is not None:
@@ -45,7 +45,7 @@ def main() -> None:
         print(format_metrics(evaluator.score_folder(args.fake)))
         return
 
-    from gan.latent import load_generator
+    from gan.pictures.latent import load_generator
 
     run = find_run(args.run)
     model_file = args.model or newest_generator(run)

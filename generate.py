@@ -14,8 +14,8 @@ import numpy as np
 
 from gan import cli
 from gan.errors import UserError
-from gan.images import make_grid, save_png, to_uint8
-from gan.run_dir import generator_source
+from gan.pictures.grids import make_grid, save_png, to_uint8
+from gan.runs.folder import generator_source
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
             raise UserError(f"--{name.replace('_', '-')} must be zero or positive; received {value}")
     model_file = generator_source(args.source)
 
-    from gan.latent import generate, interpolate, load_generator, seed_noise
+    from gan.pictures.latent import generate, interpolate, load_generator, seed_noise
     from gan.runtime import set_up_tensorflow
 
     set_up_tensorflow()

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from gan import cli
-from gan.config import FID_WEIGHTS
+from gan.settings.config import FID_WEIGHTS
 
 
 def main() -> None:
-    from gan.inception_download import GRAPH_URL, fetch_weights
+    from gan.evaluation.inception_download import GRAPH_URL, fetch_weights
 
     parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default=GRAPH_URL, help=f"URL or local .tgz of the graph [{GRAPH_URL}]")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
-from gan.gif import write_gif
-from gan.run_dir import FIXED_SUFFIX, SAMPLE_SUFFIX, find_run, list_grids
+from gan.pictures.animation import write_gif
+from gan.runs.folder import FIXED_SUFFIX, SAMPLE_SUFFIX, find_run, list_grids
 
 
 def main() -> None:

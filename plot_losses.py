@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
-from gan.training_log import read_log
+from gan.runs.text_log import read_log
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
         print(f"warning: skipped {history.skipped_lines} unreadable line(s) in {log}", file=sys.stderr)
     output = cli.output_file(args.output or log.with_suffix(".png"))
 
-    from gan.plots import plot_losses
+    from gan.pictures.plots import plot_losses
 
     plot_losses(history, output, smooth=args.smooth, show=args.show)
     print(f"{output}: {len(history.steps)} steps, {history.steps[0]} to {history.steps[-1]}")

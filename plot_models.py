@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from gan import cli
-from gan.config import TrainConfig
 from gan.errors import UserError
-from gan.run_dir import find_run
+from gan.runs.folder import find_run
+from gan.settings.config import TrainConfig
 
 
 def main() -> None:
@@ -26,11 +26,14 @@ def main() -> None:
         raise UserError(f"{run} has no config.json to rebuild its models from")
     config = TrainConfig.load(run / "config.json")
 
-    from gan.diagrams import plot_models
+    from gan.pictures.diagrams import check_graphviz, plot_models
+
+    check_graphviz()
     from gan.runtime import set_up_tensorflow
+    from gan.training.builders import build_networks
 
     set_up_tensorflow()
-    for path in plot_models(config, args.output or run / "diagrams"):
+    for path in plot_models(*build_networks(config), args.output or run / "diagrams"):
         print(path)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
-from gan.run_dir import find_run, list_grids
+from gan.runs.folder import find_run, list_grids
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         raise UserError(f"no grids in {images}" + (f" at multiples of {args.every}" if args.every else ""))
     output = cli.output_file(args.output or run / "progress_panel.png")
 
-    from gan.plots import progress_panel
+    from gan.pictures.plots import progress_panel
 
     progress_panel(grids, output, columns=args.columns)
     print(f"{output}: steps {', '.join(str(step) for step, _ in grids)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
-from gan.run_dir import generator_source, model_step
+from gan.runs.folder import generator_source, model_step
 
 
 def main() -> None:
@@ -27,9 +27,9 @@ def main() -> None:
         raise UserError(f"--port must be from 0 to 65535; received {args.port}")
     model_file = generator_source(args.source)
 
-    from gan.latent import load_generator
+    from gan.pictures.latent import load_generator
     from gan.runtime import set_up_tensorflow
-    from gan.web import create_app, exposure_warning, listen
+    from gan.web.app import create_app, exposure_warning, listen
 
     set_up_tensorflow()
     app = create_app(load_generator(model_file), model_file.name, model_step(model_file))

@@ -1,11 +1,11 @@
 """Train the recipe's DCGAN on a folder of images: `python train.py --data faces/`.
 
 `--preset dcgan|mlp|bilinear` trains another classic write-up's networks and step instead,
-with its defaults (gan.presets); flags given explicitly override them.
+with its defaults (gan.settings.presets); flags given explicitly override them.
 
 Without --data it trains on the embedded MNIST digits (data/digits) at 32x32x1, batch
 32, for 3,000 steps: about five minutes on a laptop CPU. Every flag but --resume is a field of
-gan.config.TrainConfig; the run's settings are saved as <run>/config.json.
+gan.settings.config.TrainConfig; the run's settings are saved as <run>/config.json.
 `python train.py --resume outputs/anime-1` continues a stopped run from its newest
 checkpoint, with its saved settings (--steps and a few others may change).
 """
@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from gan import cli
-from gan.config import TrainConfig, digits_demo_config, with_preset
 from gan.errors import UserError
-from gan.presets import preset_named
+from gan.settings.config import TrainConfig, digits_demo_config, with_preset
+from gan.settings.presets import preset_named
 
 ARGUMENT_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
 
@@ -63,7 +63,7 @@ def main() -> None:
 
     print(f"Device: {set_up_tensorflow()}")
     print(f"Preset: {config.preset}, {preset_named(config.preset).source}")
-    from gan.trainer import train
+    from gan.training.loop import train
 
     train(config, resume=resume)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gan.config import check_image_size
+from gan.settings.recipe import check_image_size
 
 
 def image_size(text: str) -> int:

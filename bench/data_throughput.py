@@ -60,7 +60,8 @@ def main() -> None:
 
     if keras.backend.backend() != "tensorflow":
         raise UserError(f"the data pipeline is tf.data: run with the TensorFlow backend (KERAS_BACKEND is {keras.backend.backend()!r})")
-    from gan.data import load_image_folder, open_image_folder, training_batches
+    from gan.data.folders import load_image_folder, open_image_folder
+    from gan.data.pipeline import training_batches
 
     size, channels, batch = args.image_size, args.channels, args.batch_size
     with tempfile.TemporaryDirectory() as scratch:

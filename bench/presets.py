@@ -72,9 +72,9 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table and panels here (e.g. docs/presets.md)")
     args = parser.parse_args()
 
-    from gan.plots import progress_panel
-    from gan.run_dir import list_grids
-    from gan.training_log import read_log
+    from gan.pictures.plots import progress_panel
+    from gan.runs.folder import list_grids
+    from gan.runs.text_log import read_log
 
     rows, panels = [], []
     for name in args.only or RUNS:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gan.config import FID_WEIGHTS  # noqa: E402
+from gan.settings.config import FID_WEIGHTS  # noqa: E402
 
 
 def main() -> None:
@@ -52,11 +52,11 @@ def main() -> None:
         runs[name] = (out, time.perf_counter() - started)
         print(f"trained {name} in {runs[name][1]:.0f} s", flush=True)
 
-    from gan.evaluation import Evaluator
-    from gan.latent import load_generator
-    from gan.run_dir import newest_generator
+    from gan.evaluation.evaluator import Evaluator
+    from gan.pictures.latent import load_generator
+    from gan.runs.folder import newest_generator
     from gan.runtime import set_up_tensorflow
-    from gan.config import TrainConfig
+    from gan.settings.config import TrainConfig
 
     device = set_up_tensorflow()
     first_run = next(iter(runs.values()))[0]

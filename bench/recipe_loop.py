@@ -23,10 +23,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-from gan.architecture import ADAM_BETA_1
-from gan.config import GENERATOR_LEARNING_RATE
-from gan.data import find_image_files
-from gan.models import get_disc_normal, get_gen_normal
+from gan.data.decode import find_image_files
+from gan.settings.recipe import ADAM_BETA_1, GENERATOR_LEARNING_RATE
+from gan.training.networks import get_disc_normal, get_gen_normal
 
 LABEL_NOISE = 0.2  # the recipe's: real labels 1 - U(0, 0.2), fake U(0, 0.2)
 

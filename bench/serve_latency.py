@@ -48,16 +48,16 @@ def main() -> None:
     device = set_up_tensorflow()
     import tensorflow as tf
 
-    from gan.web import create_app
+    from gan.web.app import create_app
 
     if args.model:
-        from gan.latent import load_generator
-        from gan.run_dir import generator_source, model_step
+        from gan.pictures.latent import load_generator
+        from gan.runs.folder import generator_source, model_step
 
         model_file = generator_source(args.model)
         generator, name, step = load_generator(model_file), model_file.name, model_step(model_file)
     else:
-        from gan.models import get_gen_normal
+        from gan.training.networks import get_gen_normal
 
         generator, name, step = get_gen_normal((1, 1, 100), 64, 3), "recipe 64x64x3 (untrained)", None
     client = create_app(generator, name, step).test_client()

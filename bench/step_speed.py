@@ -6,7 +6,7 @@
 Random uint8 images stand in for a data set (decoding happens once, before training,
 so it does not enter the step rate). Each configuration is timed after a warm-up that
 includes tracing and compilation; both the plain graph and XLA are measured, each in the
-precision train.py's --mixed-precision gives it (auto by default: gan.precision).
+precision train.py's --mixed-precision gives it (auto by default: gan.training.precision).
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import cpu_name  # noqa: E402
-from gan.precision import PRECISIONS, dtype_policy, resolve  # noqa: E402
 from gan.runtime import set_up_tensorflow  # noqa: E402
+from gan.settings.choices import PRECISIONS  # noqa: E402
+from gan.training.precision import dtype_policy, resolve  # noqa: E402
 
 
 def measure(size: int, channels: int, batch_size: int, steps: int, warmup: int, xla: bool, precision: str) -> float:
     """Seconds per step, averaged over `steps` after `warmup` steps."""
-    from gan.config import TrainConfig
-    from gan.data import training_batches
-    from gan.trainer import build_dcgan
+    from gan.data.pipeline import training_batches
+    from gan.settings.config import TrainConfig
+    from gan.training.builders import build_dcgan
 
     config = TrainConfig(data="", image_size=size, channels=channels, batch_size=batch_size, seed=0)
     with dtype_policy(precision):

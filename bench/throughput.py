@@ -9,13 +9,13 @@ Engines (--engines, a subset; --rounds N makes them take turns, for a shared mac
   recipe   the baseline: the tutorial's loop (bench/recipe_loop.py), PIL decoding per step,
            predict and three train_on_batch;
   default  what train.py runs: build_dcgan + compiled_train_step(jit_compile=--xla, off
-           unless given, as in train.py), fed by gan.data's tf.data pipeline over the
+           unless given, as in train.py), fed by gan.data.pipeline's tf.data pipeline over the
            images decoded once into memory;
   xla      the same step with jit_compile=True.
 Precision: with --mixed-precision auto (the default) each engine computes as it would for
 a user: the recipe's loop in float32 (the tutorial has no mixed precision), the step
 engines in what train.py's `--mixed-precision auto` picks for them on this machine
-(gan.precision); a policy named explicitly applies to every engine, for a same-precision
+(gan.training.precision); a policy named explicitly applies to every engine, for a same-precision
 comparison.
 On the JAX backend the step engines are whatever compiled_train_step returns there, fed
 from one array of all decoded images held on the device (tf.data needs TensorFlow). An
@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.data_source import add_data_flags, image_folder  # noqa: E402
 from bench.machine import start_backend  # noqa: E402
 from gan import cli  # noqa: E402
-from gan.precision import PRECISIONS, dtype_policy, resolve  # noqa: E402
+from gan.settings.choices import PRECISIONS  # noqa: E402
+from gan.training.precision import dtype_policy, resolve  # noqa: E402
 
 ENGINES = ("recipe", "default", "xla")
 GENERATED_IMAGES = 512
@@ -138,14 +139,14 @@ def on_tensorflow() -> bool:
 
 def feed_description() -> str:
     if on_tensorflow():
-        return "gan.data's tf.data pipeline over the images decoded once into memory"
+        return "gan.data.pipeline's tf.data pipeline over the images decoded once into memory"
     return "one array of all decoded images held on the device, random batches gathered there (no tf.data off TensorFlow)"
 
 
 def batch_feed(images: np.ndarray, batch_size: int, seed: int) -> Iterator:
     """The step engines' batches, as feed_description() says."""
     if on_tensorflow():
-        from gan.data import training_batches
+        from gan.data.pipeline import training_batches
 
         return iter(training_batches(images, batch_size, seed))
     return DeviceBatches(images, batch_size, seed)
@@ -154,8 +155,8 @@ def batch_feed(images: np.ndarray, batch_size: int, seed: int) -> Iterator:
 def step_engine(args: argparse.Namespace, folder: Path, images: np.ndarray, jit_compile: bool,
                 precision: str) -> Callable[[], float]:
     """The project's compiled step, one call per batch; returns the step's g_loss."""
-    from gan.config import TrainConfig
-    from gan.trainer import build_dcgan
+    from gan.settings.config import TrainConfig
+    from gan.training.builders import build_dcgan
 
     config = TrainConfig(data=str(folder), image_size=args.image_size, channels=args.channels,
                          batch_size=args.batch_size, seed=args.seed)
@@ -206,9 +207,9 @@ def main() -> None:
     args = parse_args()
     machine = start_backend()
     from bench.flops import STEP_RULE, forward_flops, step_flops
-    from gan.config import TrainConfig
-    from gan.data import load_image_folder
-    from gan.models import get_disc_normal, get_gen_normal
+    from gan.data.folders import load_image_folder
+    from gan.settings.config import TrainConfig
+    from gan.training.networks import get_disc_normal, get_gen_normal
 
     generator = get_gen_normal((1, 1, 100), args.image_size, args.channels)
     discriminator = get_disc_normal((args.image_size, args.image_size, args.channels))

@@ -8,9 +8,9 @@ engines of bench/throughput.py are measured against.
 PyTorch is a benchmark-only dependency, deliberately not in requirements.txt (the
 project trains with Keras): `pip install torch` to run this.
 
-Same layers as gan.models (transposed convolutions with batch norm, momentum 0.5 and
+Same layers as gan.training.networks (transposed convolutions with batch norm, momentum 0.5 and
 epsilon 1e-3 as in Keras, LeakyReLU 0.2, tanh; strided convolutions, sigmoid), same
-parameter count, same step as gan.gan: fakes from the generator in inference mode,
+parameter count, same step as gan.training.step: fakes from the generator in inference mode,
 noisy labels, a discriminator update on the reals then one on the fakes, then the
 generator update through the discriminator in training mode with batch statistics and
 neither its weights nor its running averages touched (only the generator's gradients
@@ -42,12 +42,19 @@ except ImportError:
 from bench.data_source import image_size  # noqa: E402
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
-from gan.architecture import ADAM_BETA_1, BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, LEAKY_SLOPE, block_filters  # noqa: E402
-from gan.config import DISCRIMINATOR_LEARNING_RATE, GENERATOR_LEARNING_RATE  # noqa: E402
+from gan.settings.recipe import (  # noqa: E402
+    ADAM_BETA_1,
+    BATCH_NORM_EPSILON,
+    BATCH_NORM_MOMENTUM,
+    DISCRIMINATOR_LEARNING_RATE,
+    GENERATOR_LEARNING_RATE,
+    LEAKY_SLOPE,
+    block_filters,
+)
 
 LABEL_NOISE = 0.2
 RANDOM_IMAGES = 1024
-KERAS_PARAMETERS_64X3 = (3_616_771, 2_768_321)  # gan.models' generator and discriminator at 64x64x3
+KERAS_PARAMETERS_64X3 = (3_616_771, 2_768_321)  # gan.training.networks' generator and discriminator at 64x64x3
 
 
 class BatchNorm(nn.BatchNorm2d):
@@ -69,7 +76,7 @@ def _activated(module: nn.Module, channels: int) -> list[nn.Module]:
 
 
 def generator(latent_dim: int, image_size: int, channels: int) -> nn.Sequential:
-    """gan.models.get_gen_normal: noise (latent, 1, 1) -> image in [-1, 1]."""
+    """gan.training.networks.get_gen_normal: noise (latent, 1, 1) -> image in [-1, 1]."""
     filters = block_filters(image_size)
     layers = _activated(nn.ConvTranspose2d(latent_dim, filters[0], 4, 1, 0), filters[0])
     for before, after in zip(filters, filters[1:]):
@@ -80,7 +87,7 @@ def generator(latent_dim: int, image_size: int, channels: int) -> nn.Sequential:
 
 
 class Discriminator(nn.Module):
-    """gan.models.get_disc_normal: image -> probability that it is real."""
+    """gan.training.networks.get_disc_normal: image -> probability that it is real."""
 
     def __init__(self, image_size: int, channels: int):
         super().__init__()
@@ -104,7 +111,7 @@ def keras_parameter_count(module: nn.Module) -> int:
 
 
 class RecipeStep:
-    """gan.gan's training step on PyTorch modules; `__call__(real)` runs one step."""
+    """gan.training.step's training step on PyTorch modules; `__call__(real)` runs one step."""
 
     def __init__(self, args: argparse.Namespace, device: torch.device):
         self.batch_size, self.latent_dim, self.device = args.batch_size, args.latent_dim, device
@@ -166,7 +173,7 @@ def device_images(args: argparse.Namespace, device: torch.device) -> tuple[torch
     if args.data is None:
         shape = (RANDOM_IMAGES, args.channels, args.image_size, args.image_size)
         return torch.rand(shape, device=device) * 2 - 1, f"{RANDOM_IMAGES} random images"
-    from gan.data import load_image_folder
+    from gan.data.folders import load_image_folder
 
     pixels = torch.from_numpy(load_image_folder(args.data, args.image_size, args.channels).images)
     images = pixels.to(device).permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -9,7 +9,7 @@ start-up.
 mirrored writes OUT/equivalence.npz, two recipe steps on two replicas and on one device
 from the same weights, images, noise and labels, and OUT/overflow.npz, a loss-scaled
 step with an overflow on one replica. mirrored and jax write OUT/refusals.txt, the
-errors of settings gan.distribute.start refuses. Every mode writes every copy of every
+errors of settings gan.training.distribute.start refuses. Every mode writes every copy of every
 variable the step changes, after the steps or at each checkpoint (OUT/copies.npz: array
 i of shape (copies, ...) for model.state_variables[i]).
 """
@@ -51,16 +51,16 @@ def _save_copies(path: Path, model) -> None:
 
 
 def _record_copies(path: Path) -> None:
-    """Make each checkpoint of gan.trainer also write every copy of the step's variables."""
-    import gan.trainer
+    """Make each checkpoint of a run also write every copy of the step's variables."""
+    from gan.training import checkpoints
 
-    save = gan.trainer.save_checkpoint
+    save = checkpoints.save
 
-    def recording(run, step, model, state):
+    def recording(run, step, model, best_fid, keep):
         _save_copies(path, model)
-        return save(run, step, model, state)
+        return save(run, step, model, best_fid, keep)
 
-    gan.trainer.save_checkpoint = recording
+    checkpoints.save = recording
 
 
 def _replica() -> tuple[int, int]:
@@ -89,7 +89,7 @@ def _replay(folder: Path, distribution) -> tuple[dict, object]:
     import numpy as np
     import tensorflow as tf
 
-    from gan.gan import DCGAN
+    from gan.training.step import DCGAN
     from tests.engine_replay import _biases_before_batch_norm, tiny_networks
 
     inputs = np.load(folder / "inputs.npz")
@@ -117,8 +117,8 @@ def _equivalence(out: Path):
     the replicas' copies after the two steps. Returns the two replicas' strategy."""
     import numpy as np
 
-    from gan import distribute
-    from gan.config import TrainConfig
+    from gan.settings.config import TrainConfig
+    from gan.training import distribute
     from tests.engine_replay import BATCH, make_inputs
 
     make_inputs(out)
@@ -137,7 +137,7 @@ def _overflow_on_one_replica(out: Path, strategy) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from gan import replicas
+    from gan.training import replicas
 
     with strategy.scope():
         weight = keras.Variable(np.ones(3, "float32"))
@@ -161,9 +161,9 @@ def _refusals(out: Path) -> None:
     of multiworker: OUT/refusals.txt, one a line."""
     import keras
 
-    from gan import distribute
-    from gan.config import TrainConfig
     from gan.errors import UserError
+    from gan.settings.config import TrainConfig
+    from gan.training import distribute
 
     messages = []
     for mode in ("mirrored", "multiworker") if keras.backend.backend() == "jax" else ("mirrored",):

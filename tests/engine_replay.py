@@ -15,8 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gan.gan import DCGAN
-from gan.models import get_disc_normal, get_gen_normal
+from gan.training.networks import get_disc_normal, get_gen_normal
+from gan.training.step import DCGAN
 
 SIZE, LATENT, BATCH, STEPS = 16, 8, 6, 2
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan.augment import AUGMENTATIONS, color, cutout, diff_augment, translation
-from gan.config import AUGMENT_POLICIES
+from gan.settings.choices import AUGMENT_POLICIES
+from gan.training.augment import AUGMENTATIONS, color, cutout, diff_augment, translation
 
 
 def _images(batch=8, size=16, channels=3, seed=0):
@@ -54,8 +54,8 @@ def test_gradients_flow_through_every_augmentation():
 
 
 def test_an_augmented_step_compiles_and_trains():
-    from gan.gan import DCGAN
-    from gan.models import get_disc_normal, get_gen_normal
+    from gan.training.networks import get_disc_normal, get_gen_normal
+    from gan.training.step import DCGAN
 
     keras.utils.set_random_seed(0)
     model = DCGAN(get_gen_normal((1, 1, 8), 16, 1), get_disc_normal((16, 16, 1)), augment=("color", "translation", "cutout"))
@@ -65,8 +65,8 @@ def test_an_augmented_step_compiles_and_trains():
 
 @pytest.mark.parametrize("policy", ["color,cutout", " translation "])
 def test_policy_text_is_parsed_and_validated(policy):
-    from gan.config import TrainConfig
     from gan.errors import UserError
+    from gan.settings.config import TrainConfig
 
     config = TrainConfig(data="x", diffaugment=policy)
     config.validate()

@@ -3,8 +3,13 @@ import re
 
 import pytest
 
-from gan.config import DIGITS_DEMO, PROJECT_ROOT, TrainConfig, digits_demo_config
 from gan.errors import UserError
+from gan.settings.config import (
+    DIGITS_DEMO,
+    PROJECT_ROOT,
+    TrainConfig,
+    digits_demo_config,
+)
 
 
 def test_round_trips_through_json(tmp_path):

@@ -3,21 +3,15 @@ import os
 
 import numpy as np
 import pytest
+from conftest import write_images
 from PIL import Image
 
-from conftest import write_images
-from gan.config import TrainConfig
-from gan.data import (
-    decode_image,
-    find_image_files,
-    load_image_folder,
-    open_image_folder,
-    open_training_data,
-    streaming_batches,
-    training_batches,
-)
+from gan.data.decode import decode_image, find_image_files
+from gan.data.folders import load_image_folder, open_image_folder, open_training_data
+from gan.data.pipeline import streaming_batches, training_batches
 from gan.errors import UserError
-from gan.trainer import train
+from gan.settings.config import TrainConfig
+from gan.training.loop import train
 
 
 def test_finds_images_at_any_depth_and_ignores_other_files(tmp_path):

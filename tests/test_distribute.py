@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan import cli, distribute
-from gan.config import TrainConfig
-from gan.training_log import read_log
+from gan import cli
+from gan.runs.text_log import read_log
+from gan.settings.config import TrainConfig
+from gan.training import distribute
 from tests.conftest import PROJECT_ROOT, TINY_FLAGS, write_images
 
 RUNS = PROJECT_ROOT / "tests" / "distributed_runs.py"

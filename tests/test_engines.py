@@ -8,12 +8,13 @@ import sys
 import keras
 import numpy as np
 import pytest
-
-from gan.gan import DCGAN, SCHEDULES
-from gan.losses import WGAN_WEIGHT_CLIP, adversarial_loss
-from gan.models import get_disc_normal, get_gen_normal
 from conftest import PROJECT_ROOT
 from engine_replay import BATCH, LATENT, SIZE, make_inputs, replay
+
+from gan.settings.choices import SCHEDULES
+from gan.training.losses import WGAN_WEIGHT_CLIP, adversarial_loss
+from gan.training.networks import get_disc_normal, get_gen_normal
+from gan.training.step import DCGAN
 
 
 def _assert_same_run(expected: dict, actual: dict) -> None:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan.gan import DCGAN
-from gan.models import get_disc_normal, get_gen_normal
+from gan.training.networks import get_disc_normal, get_gen_normal
+from gan.training.step import DCGAN
 
 SIZE, LATENT, BATCH = 16, 8, 6
 

@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from gan.images import GRID_GAP, grid_columns, make_grid, save_png, to_uint8
+from gan.pictures.grids import GRID_GAP, grid_columns, make_grid, save_png, to_uint8
 
 
 def test_to_uint8_inverts_the_data_scaling():

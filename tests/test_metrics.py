@@ -6,11 +6,11 @@ import re
 import keras
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT, TINY_RUN_FLAGS, run_script
 from PIL import Image
 
-from conftest import PROJECT_ROOT, TINY_RUN_FLAGS, run_script
-from gan import metrics
-from gan.inception import resize_matrix
+from gan.evaluation import metrics
+from gan.evaluation.inception import resize_matrix
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
 WEIGHTS = SHARED / "fid" / "fid_inception_2015_12_05.npz"
@@ -91,7 +91,7 @@ def test_legacy_resize_samples_without_a_half_pixel_offset():
 
 @pytest.fixture(scope="module")
 def fid_network():
-    from gan.inception import FIDFeatures, load_weights
+    from gan.evaluation.inception import FIDFeatures, load_weights
 
     return FIDFeatures(load_weights(WEIGHTS))
 
@@ -217,7 +217,7 @@ def test_get_inception_converts_the_tensorflow_graph_to_the_reference_weights(tm
 
     import tensorflow as tf
 
-    from gan.inception_download import fetch_weights
+    from gan.evaluation.inception_download import fetch_weights
 
     reference = np.load(SHARED / "fid" / "fid_inception_2015_12_05.npz")
     graph = tf.compat.v1.GraphDef()

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan.models import (
+from gan.training.networks import (
     bilinear_discriminator,
     bilinear_generator,
     block_filters,

@@ -6,12 +6,12 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import run_script
 from PIL import Image
 
-from conftest import run_script
-from gan.latent import interpolate, seed_noise
-from gan.plots import moving_average
-from gan.training_log import format_log_line, read_log
+from gan.pictures.latent import interpolate, seed_noise
+from gan.pictures.plots import moving_average
+from gan.runs.text_log import format_log_line, read_log
 
 
 def _one_line_error(result, pattern):

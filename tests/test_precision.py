@@ -5,10 +5,10 @@ import json
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_FLAGS, run_script
-from gan import precision
-from gan.run_dir import RunDir
+
+from gan.runs.folder import RunDir
+from gan.training import precision
 
 AVX512_BF16 = {"fpu", "avx2", "avx512f", "avx512_bf16"}
 AMX = {"fpu", "avx512f", "amx_tile", "amx_bf16"}

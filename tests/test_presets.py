@@ -12,12 +12,13 @@ import re
 import keras
 import numpy as np
 import pytest
-
 from conftest import TINY_RUN_FLAGS, run_script
-from gan.config import TrainConfig
+
 from gan.errors import UserError
-from gan.presets import PRESETS, build_networks
-from gan.trainer import build_dcgan, train
+from gan.settings.config import TrainConfig
+from gan.settings.presets import PRESETS
+from gan.training.builders import build_dcgan, build_networks
+from gan.training.loop import train
 from train import config_from_args
 
 # The smallest settings each preset allows: mlp and bilinear are 28x28 by construction.

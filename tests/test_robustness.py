@@ -13,14 +13,21 @@ import zlib
 import keras
 import numpy as np
 import pytest
+from conftest import (
+    PROJECT_ROOT,
+    TINY_FLAGS,
+    run_script,
+    run_train_patched,
+    write_images,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import PROJECT_ROOT, TINY_FLAGS, run_script, run_train_patched, write_images
-from gan.data import _decode_or_reason, load_image_folder
-from gan.run_dir import RunDir, list_checkpoints
-from gan.training_log import read_log
+from gan.data.decode import decode_or_reason
+from gan.data.folders import load_image_folder
+from gan.runs.folder import RunDir, list_checkpoints
+from gan.runs.text_log import read_log
 
 STEPS = ["--sample-every", "5", "--save-every", "10", "--seed", "11"]
 
@@ -211,8 +218,8 @@ def test_a_non_finite_loss_stops_the_run_after_saving_nothing_new(data_folder, t
 
 
 def test_skip_undoes_a_non_finite_step_whole():
-    from gan.gan import DCGAN
-    from gan.models import get_disc_normal, get_gen_normal
+    from gan.training.networks import get_disc_normal, get_gen_normal
+    from gan.training.step import DCGAN
 
     keras.utils.set_random_seed(0)
     model = DCGAN(get_gen_normal((1, 1, 8), 16, 1), get_disc_normal((16, 16, 1)), undo_non_finite=True)
@@ -287,7 +294,7 @@ def test_a_messy_folder_trains_on_the_good_images_and_reports_one_summary(tmp_pa
 def test_random_bytes_never_crash_the_loader(tmp_path, payload, prefix, extension):
     path = tmp_path / f"fuzz{extension}"
     path.write_bytes(prefix + payload)
-    result = _decode_or_reason(path, 16, 3)
+    result = decode_or_reason(path, 16, 3)
     assert isinstance(result, str) or (result.shape == (16, 16, 3) and result.dtype == np.uint8)
 
 
@@ -305,7 +312,7 @@ def test_an_ema_and_diffaugment_run_resumes_exactly_and_draws_with_the_average(d
     assert (stopped / "training_log.txt").read_text() == (straight / "training_log.txt").read_text()
     raw = keras.saving.load_model(straight / "models" / "generator_20.keras", safe_mode=True)
     assert not np.array_equal(raw.get_weights()[0], averaged[0].get_weights()[0])
-    from gan.images import make_grid, to_uint8
+    from gan.pictures.grids import make_grid, to_uint8
 
     redrawn = make_grid(to_uint8(averaged[0](np.load(straight / "fixed_noise.npy"), training=False)))
     saved = np.asarray(Image.open(straight / "images" / "20fixed_image.png"))

@@ -1,8 +1,8 @@
 import pytest
 
-from gan import run_dir
 from gan.errors import UserError
-from gan.run_dir import RunDir, claim_run_folder
+from gan.runs import folder as run_dir
+from gan.runs.folder import RunDir, claim_run_folder
 
 
 def test_step_numbers_are_padded_to_the_width_of_the_last_step(tmp_path):

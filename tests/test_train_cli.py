@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_FLAGS, TINY_RUN_FLAGS, run_script, write_images
 from PIL import Image
 
-from conftest import TINY_FLAGS, TINY_RUN_FLAGS, run_script, write_images
-from gan.images import make_grid, to_uint8
+from gan.pictures.grids import make_grid, to_uint8
 
 LOG_LINE = re.compile(r"^Step: (\d+) Disc: real loss: \d+\.\d{6} fake loss: \d+\.\d{6} GAN loss: \d+\.\d{6}$")
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import PROJECT_ROOT, run_script
 from PIL import Image
 
-from conftest import PROJECT_ROOT, run_script
 from gan.errors import UserError
-from gan.images import grid_columns, make_grid, to_uint8
-from gan.latent import generate, load_generator, seed_noise
-from gan.run_dir import model_step, newest_generator
-from gan.web import create_app, exposure_warning, listen
+from gan.pictures.grids import grid_columns, make_grid, to_uint8
+from gan.pictures.latent import generate, load_generator, seed_noise
+from gan.runs.folder import model_step, newest_generator
+from gan.web.app import create_app, exposure_warning, listen
 
 SCALE = 8  # the tiny run's 16x16 faces are shown at 128x128
 

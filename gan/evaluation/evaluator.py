@@ -1,0 +1,112 @@
+"""evaluate.py's library side: features of real folders (cached) and of a generator's
+samples, the metrics between them, and the run's metrics.jsonl."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gan.data.decode import find_image_files
+from gan.data.folders import load_image_folder
+from gan.errors import UserError
+from gan.evaluation import metrics
+from gan.pictures.grids import to_uint8
+from gan.runs.atomic import atomic_write
+from gan.settings.config import CACHE_ROOT
+
+FeatureFunction = Callable[[np.ndarray], np.ndarray]
+SMALL_SAMPLE = 2048  # below the feature dimension the covariance is singular
+CACHE_VERSION = 1  # bump when the feature pipeline changes, to orphan old cache entries
+
+
+def cache_folder() -> Path:
+    """Where real-image features are cached: $DCGAN_STUDIO_CACHE or ~/.cache/dcgan-studio."""
+    root = os.environ.get("DCGAN_STUDIO_CACHE") or CACHE_ROOT
+    return Path(root) / "features"
+
+
+def _folder_key(folder: Path, image_size: int, weights_id: str) -> str:
+    """Changes whenever a file is added, removed, rewritten or the settings differ."""
+    digest = hashlib.sha256(f"v{CACHE_VERSION} {image_size} {weights_id}".encode())
+    for path in find_image_files(folder):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def folder_features(folder: Path, image_size: int, features: FeatureFunction, weights_id: str) -> np.ndarray:
+    """Features of every image in `folder` at `image_size` (RGB), computed once per content."""
+    cached = cache_folder() / f"{_folder_key(Path(folder), image_size, weights_id)}.npy"
+    if cached.is_file():
+        return np.load(cached)
+    result = features(load_image_folder(folder, image_size, 3).images)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(cached) as partial, open(partial, "wb") as file:
+        np.save(file, result.astype(np.float32))
+    return result
+
+
+def generator_features(generator, count: int, features: FeatureFunction, seed: int = 0, batch: int = 250) -> np.ndarray:
+    """Features of `count` samples, quantised to uint8 as saved images are, grey as RGB."""
+    from gan.pictures.latent import generate, seed_noise
+
+    noise = seed_noise(seed, count, tuple(generator.input_shape[1:]))
+    parts = []
+    for start in range(0, count, batch):
+        pixels = to_uint8(generate(generator, noise[start : start + batch]))
+        parts.append(features(np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels))
+    return np.concatenate(parts)
+
+
+def compare(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    """FID, KID (mean and std over subsets), precision and recall of two feature sets."""
+    try:
+        kid_mean, kid_std = metrics.kid(real, fake)
+        precision, recall = metrics.precision_recall(real, fake)
+        return {
+            "fid": metrics.fid(real, fake), "kid": kid_mean, "kid_std": kid_std,
+            "precision": precision, "recall": recall, "n_real": len(real), "n_fake": len(fake),
+        }
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def append_metrics(run: Path, record: dict) -> None:
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as log:
+        log.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}) + "\n")
+
+
+def format_metrics(result: dict[str, float]) -> str:
+    text = (
+        f"FID {result['fid']:.2f}  KID {result['kid'] * 1000:.2f} ± {result['kid_std'] * 1000:.2f} (x1e-3)  "
+        f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  "
+        f"({result['n_fake']} generated vs {result['n_real']} real)"
+    )
+    if min(result["n_fake"], result["n_real"]) < SMALL_SAMPLE:
+        text += f"; FID is biased upwards below {SMALL_SAMPLE} samples: compare only at equal counts"
+    return text
+
+
+class Evaluator:
+    """The FID network and one real folder's features, ready to score generators."""
+
+    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int):
+        from gan.evaluation.inception import FIDFeatures, load_weights
+
+        weights = Path(weights)
+        self.features = FIDFeatures(load_weights(weights))
+        self.image_size = image_size
+        self._weights_id = f"{weights.name}:{weights.stat().st_size}"
+        self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id)
+
+    def score_generator(self, generator, count: int, seed: int = 0) -> dict[str, float]:
+        return compare(self.real, generator_features(generator, count, self.features, seed=seed))
+
+    def score_folder(self, folder: str | Path) -> dict[str, float]:
+        return compare(self.real, folder_features(Path(folder), self.image_size, self.features, self._weights_id))

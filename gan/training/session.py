@@ -1,0 +1,114 @@
+"""Everything a run needs before its first step: the data, the precision, the run folder
+(claimed new, or an old one resumed from its newest checkpoint), the networks, the fixed
+noise, the evaluator and the compiled step."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gan.data.folders import open_training_data
+from gan.evaluation.evaluator import Evaluator
+from gan.runs.folder import RunDir, check_out_folder, claim_run_folder
+from gan.runs.text_log import truncate_log
+from gan.settings.config import TrainConfig
+from gan.training import checkpoints, distribute, precision
+from gan.training.builders import build_dcgan
+from gan.training.step import DCGAN
+
+
+@dataclass
+class Session:
+    """A run ready to train from step `start`."""
+
+    config: TrainConfig  # as recorded in the run's config.json: seed drawn, precision resolved
+    run: RunDir
+    model: DCGAN
+    fixed_noise: np.ndarray  # the noise behind every fixed-noise grid
+    start: int  # steps already trained (0, or the resumed checkpoint's)
+    best_fid: float  # the best FID so far (inf before the first evaluation)
+    train_step: Callable[[object], dict]
+    batches: Iterator
+    evaluator: Evaluator | None  # with --eval-every only
+
+
+def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution) -> Session:
+    """Check the run can start, load the data, then build or restore the networks.
+
+    Raises UserError (before anything is written) on a bad folder, data or checkpoint.
+    """
+    if resume is None:
+        check_out_folder(config.out)
+    else:
+        checkpoints.check_resumable(config, resume)
+    image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
+    print(f"Data: {image_data.description()} from {config.data}")
+    if image_data.skipped:
+        print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
+    config = _resolve_precision(config)
+    with precision.dtype_policy(config.mixed_precision), distribution.scope():
+        if resume is None:
+            config, run, model, fixed_noise = _new_run(config)
+            start, state = 0, {}
+        else:
+            run, model, fixed_noise, start, state = _resumed_run(config, resume)
+    evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size) if config.eval_every else None
+    return Session(
+        config=config,
+        run=run,
+        model=model,
+        fixed_noise=fixed_noise,
+        start=start,
+        best_fid=math.inf if state.get("best_fid") is None else state["best_fid"],
+        train_step=distribution.compiled_step(model, jit_compile=config.xla),
+        batches=iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=start))),
+        evaluator=evaluator,
+    )
+
+
+def _resolve_precision(config: TrainConfig) -> TrainConfig:
+    """`auto` made concrete for this machine and engine, and said so."""
+    if config.mixed_precision != "auto":
+        return config
+    config = dataclasses.replace(config, mixed_precision=precision.resolve("auto", config.xla))
+    native = "bfloat16 is native to this device and engine" if config.mixed_precision != "off" else "no native bfloat16 here"
+    print(f"Precision: {config.mixed_precision} (--mixed-precision auto: {native}; off forces float32)")
+    return config
+
+
+def _new_run(config: TrainConfig) -> tuple[TrainConfig, RunDir, DCGAN, np.ndarray]:
+    """Claim the run folder, record the settings (with the seed drawn if none was given),
+    build the networks and draw the fixed noise."""
+    if config.seed is None:
+        config = dataclasses.replace(config, seed=random.SystemRandom().randrange(2**31))
+    run = RunDir(claim_run_folder(config.out, config.data), config.steps)
+    run.make_folders()
+    config.save(run.config)
+    print(f"Run folder: {run.root} (seed {config.seed})")
+    keras.utils.set_random_seed(config.seed)
+    model = build_dcgan(config)
+    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+        (config.grid_images, *model.noise_shape), dtype=np.float32
+    )
+    np.save(run.fixed_noise, fixed_noise)
+    return config, run, model, fixed_noise
+
+
+def _resumed_run(config: TrainConfig, folder: Path) -> tuple[RunDir, DCGAN, np.ndarray, int, dict]:
+    """The run folder's newest checkpoint restored, its settings updated, its log cut back."""
+    run = RunDir(folder, config.steps)
+    keras.utils.set_random_seed(config.seed)
+    model, restored, state = checkpoints.restore_newest(config, run)
+    config.save(run.config)
+    dropped = truncate_log(run.log, restored.step)
+    print(f"Resuming {run.root} at step {restored.step} of {config.steps}"
+          + (f"; dropped {dropped} log lines written after that checkpoint" if dropped else ""))
+    return run, model, np.load(run.fixed_noise), restored.step, state
