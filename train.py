@@ -19,28 +19,38 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
-from gan.settings.config import TrainConfig, digits_demo_config, with_preset
+from gan.settings.config import FLAG_GROUPS, TrainConfig, digits_demo_config, with_preset
 from gan.settings.presets import preset_named
 
 ARGUMENT_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
+METAVARS = {int: "N", float: "X", str: "TEXT"}
+PATH_METAVARS = {"data": "DIR", "out": "DIR", "eval_real": "DIR", "inception_weights": "FILE", "diffaugment": "POLICY"}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """One flag per TrainConfig field, in the field's section, with its choices listed."""
     parser = cli.OneLineErrorParser(
+        usage="%(prog)s [--data DIR] [--preset NAME] [options]  (see the sections below)",
         description="Train a DCGAN (the classic Keras anime-face recipe) on a folder of images.",
         epilog="Without --data: the embedded MNIST digits at 32x32x1, batch 32, 3000 steps. "
         "Defaults in brackets are the recipe's, used with --data; --preset changes some of them.",
     )
-    parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in this folder from its newest checkpoint")
+    groups = {name: parser.add_argument_group(name) for name in FLAG_GROUPS}
+    groups["schedule"].add_argument(
+        "--resume", type=Path, metavar="RUN", help="continue the run in this folder from its newest checkpoint"
+    )
     recipe = TrainConfig(data="")
     for setting in dataclasses.fields(TrainConfig):
         flag = "--" + setting.name.replace("_", "-")
         default = getattr(recipe, setting.name)
         help_text = setting.metadata["help"] + ("" if default in (None, "") else f" [{default}]")
+        group = groups[setting.metadata["group"]]
         if setting.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            parser.add_argument(flag, type=ARGUMENT_TYPES[setting.type], default=None, help=help_text)
+            kind, choices = ARGUMENT_TYPES[setting.type], setting.metadata["choices"]
+            metavar = None if choices else PATH_METAVARS.get(setting.name, METAVARS[kind])
+            group.add_argument(flag, type=kind, default=None, choices=choices, metavar=metavar, help=help_text)
     return parser
 
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_FLAGS, TINY_RUN_FLAGS, run_script, write_images
+from conftest import PROJECT_ROOT, TINY_FLAGS, TINY_RUN_FLAGS, run_script, write_images
 from PIL import Image
 
 from gan.pictures.grids import make_grid, to_uint8
@@ -120,6 +120,36 @@ def _assert_one_line_error(result, pattern):
 def test_bad_flags_are_one_line_errors(flags, pattern, tmp_path):
     _assert_one_line_error(run_script("train.py", "--out", str(tmp_path / "run"), *flags), pattern)
     assert not (tmp_path / "run").exists()
+
+
+def test_help_lists_every_choice_in_its_section():
+    import dataclasses
+
+    from gan.settings.config import FLAG_GROUPS, TrainConfig
+
+    result = run_script("train.py", "--help")
+    assert result.returncode == 0 and not result.stderr
+    sections = re.findall(r"^(\w+):$", result.stdout, re.M)
+    assert sections == ["options", *FLAG_GROUPS]
+    for setting in dataclasses.fields(TrainConfig):
+        choices = setting.metadata["choices"]
+        if choices:
+            listed = "{" + ",".join(map(str, choices)) + "}"
+            assert f"--{setting.name.replace('_', '-')} {listed}" in result.stdout, setting.name
+    assert "--loss {bce,logits,hinge,wgan-clip}" in result.stdout
+
+
+def _scripts() -> list[str]:
+    """Every top-level and bench script: the files that run as programs."""
+    paths = [*PROJECT_ROOT.glob("*.py"), *(PROJECT_ROOT / "bench").glob("*.py")]
+    return sorted(str(p.relative_to(PROJECT_ROOT)) for p in paths if 'if __name__ == "__main__"' in p.read_text())
+
+
+@pytest.mark.parametrize("script", _scripts())
+def test_every_script_answers_help(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout and "Traceback" not in result.stderr
 
 
 def _non_images(folder):

@@ -37,46 +37,53 @@ CHANGEABLE_ON_RESUME = (
 )
 
 
-def _setting(default, help: str):
-    return field(default=default, metadata={"help": help})
+# The sections of `train.py --help`, in order; every setting names one.
+FLAG_GROUPS = ("data", "networks", "optimisation", "schedule", "outputs", "evaluation", "engine")
+
+
+def _setting(default, help: str, group: str, choices: tuple | None = None):
+    """A TrainConfig field with what its command-line flag shows: help, section, choices."""
+    return field(default=default, metadata={"help": help, "group": group, "choices": choices})
 
 
 @dataclass
 class TrainConfig:
     """Defaults mirror the recipe (64x64x3, batch 64, 10,000 steps); help texts feed --help."""
 
-    data: str = field(metadata={"help": "folder of images (png, jpg, bmp, gif, webp), searched at any depth"})
-    out: str | None = _setting(None, "run folder; default outputs/<data folder name>-<n>, a new n each run")
-    steps: int = _setting(10_000, "total training steps of the run (each: the preset's updates; the recipe's are two D, one G)")
-    batch_size: int = _setting(64, "images per step; with --distribute, the global batch, split evenly across the replicas")
-    image_size: int = _setting(64, "image height and width: a power of two >= 16, the network depth follows (mlp, bilinear: 28)")
-    channels: int = _setting(3, "1 for grayscale, 3 for RGB")
-    latent_dim: int = _setting(100, "noise values per image; the generator input is (1, 1, latent_dim) (mlp, bilinear: (latent_dim,))")
-    sample_every: int = _setting(100, "write images/NNNN_image.png from the step's fakes every this many steps")
-    save_every: int = _setting(500, "save the models and the fixed-noise grid every this many steps, and at the end")
-    grid_images: int = _setting(64, "images per grid")
-    seed: int | None = _setting(None, "random seed; the same seed repeats a CPU run exactly (default: drawn and recorded)")
-    init: str = _setting("glorot", "weight initialisation: glorot (the recipe) or dcgan (N(0, 0.02), the DCGAN paper)")
-    lr_g: float = _setting(GENERATOR_LEARNING_RATE, "generator learning rate (Adam, beta_1 0.5)")
-    lr_d: float = _setting(DISCRIMINATOR_LEARNING_RATE, "discriminator learning rate (Adam, beta_1 0.5)")
-    label_noise: float = _setting(LABEL_NOISE, "label smoothing: real labels 1 - U(0, x), fake labels U(0, x)")
-    xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)")
-    keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all")
-    on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)")
-    ema: float = _setting(0.0, "decay of a moving average of the generator's weights used for grids, saves and evaluation (0: off; try 0.999)")
-    diffaugment: str = _setting("", "DiffAugment policy for everything the discriminator sees: any of color,translation,cutout (default none)")
-    eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)")
-    eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)")
-    eval_count: int = _setting(2048, "generated images per evaluation")
-    inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every")
-    loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)")
-    mixed_precision: str = _setting("auto", "auto (mixed_bfloat16 where the device multiplies bfloat16 natively and the engine uses it, else off), off (float32), mixed_bfloat16, or mixed_float16 (GPUs, with loss scaling); weights stay float32")
-    preset: str = _setting("recipe", f"networks and step of a classic write-up, one of {', '.join(PRESETS)}; sets the defaults of the other flags")
-    clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)")
-    upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)")
-    spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights")
-    distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly")
-    data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM")
+    data: str = field(
+        metadata={"help": "folder of images (png, jpg, bmp, gif, webp), searched at any depth", "group": "data", "choices": None}
+    )
+    out: str | None = _setting(None, "run folder; default outputs/<data folder name>-<n>, a new n each run", group="outputs")
+    steps: int = _setting(10_000, "total training steps of the run (each: the preset's updates; the recipe's are two D, one G)", group="schedule")
+    batch_size: int = _setting(64, "images per step; with --distribute, the global batch, split evenly across the replicas", group="optimisation")
+    image_size: int = _setting(64, "image height and width: a power of two >= 16, the network depth follows (mlp, bilinear: 28)", group="data")
+    channels: int = _setting(3, "1 for grayscale, 3 for RGB", group="data", choices=(1, 3))
+    latent_dim: int = _setting(100, "noise values per image; the generator input is (1, 1, latent_dim) (mlp, bilinear: (latent_dim,))", group="networks")
+    sample_every: int = _setting(100, "write images/NNNN_image.png from the step's fakes every this many steps", group="outputs")
+    save_every: int = _setting(500, "save the models and the fixed-noise grid every this many steps, and at the end", group="outputs")
+    grid_images: int = _setting(64, "images per grid", group="outputs")
+    seed: int | None = _setting(None, "random seed; the same seed repeats a CPU run exactly (default: drawn and recorded)", group="schedule")
+    init: str = _setting("glorot", "weight initialisation: glorot (the recipe) or dcgan (N(0, 0.02), the DCGAN paper)", group="networks", choices=INITS)
+    lr_g: float = _setting(GENERATOR_LEARNING_RATE, "generator learning rate (Adam, beta_1 0.5)", group="optimisation")
+    lr_d: float = _setting(DISCRIMINATOR_LEARNING_RATE, "discriminator learning rate (Adam, beta_1 0.5)", group="optimisation")
+    label_noise: float = _setting(LABEL_NOISE, "label smoothing: real labels 1 - U(0, x), fake labels U(0, x)", group="optimisation")
+    xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)", group="engine")
+    keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all", group="outputs")
+    on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)", group="schedule", choices=ON_NAN)
+    ema: float = _setting(0.0, "decay of a moving average of the generator's weights used for grids, saves and evaluation (0: off; try 0.999)", group="optimisation")
+    diffaugment: str = _setting("", "DiffAugment policy for everything the discriminator sees: any of color,translation,cutout (default none)", group="optimisation")
+    eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)", group="evaluation")
+    eval_real: str | None = _setting(None, "folder of real images to evaluate against (needed by --eval-every)", group="evaluation")
+    eval_count: int = _setting(2048, "generated images per evaluation", group="evaluation")
+    inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every", group="evaluation")
+    loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)", group="optimisation", choices=LOSS_NAMES)
+    mixed_precision: str = _setting("auto", "auto (mixed_bfloat16 where the device multiplies bfloat16 natively and the engine uses it, else off), off (float32), mixed_bfloat16, or mixed_float16 (GPUs, with loss scaling); weights stay float32", group="engine", choices=PRECISIONS)
+    preset: str = _setting("recipe", "networks and step of a classic write-up; sets the defaults of the other flags", group="networks", choices=tuple(PRESETS))
+    clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)", group="optimisation")
+    upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)", group="networks", choices=UPSAMPLES)
+    spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights", group="networks")
+    distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly", group="engine", choices=DISTRIBUTE_MODES)
+    data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM", group="data", choices=DATA_CACHES)
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
