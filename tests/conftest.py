@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -22,6 +23,10 @@ TINY_FLAGS = [
     "--image-size", "16", "--channels", "1", "--batch-size", "4", "--latent-dim", "8",
     "--grid-images", "4", "--mixed-precision", "off",
 ]
+# The JAX engine is optional for users (requirements-jax.txt); requirements-dev.txt installs it.
+needs_jax = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="needs JAX: pip install -r requirements-jax.txt (the dev file includes it)"
+)
 # A whole run in a few seconds: 25 steps, grids at 0, 10, 20, saves at 10, 20, 25.
 TINY_RUN_FLAGS = [*TINY_FLAGS, "--steps", "25", "--sample-every", "10", "--save-every", "10"]
 

@@ -27,7 +27,7 @@ from gan import cli
 from gan.runs.text_log import read_log
 from gan.settings.config import TrainConfig
 from gan.training import distribute
-from tests.conftest import PROJECT_ROOT, TINY_FLAGS, write_images
+from tests.conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax, write_images
 
 RUNS = PROJECT_ROOT / "tests" / "distributed_runs.py"
 TIMEOUT = 240
@@ -100,6 +100,7 @@ def test_mirrored_replicas_stay_identical_and_compute_what_one_device_does(tmp_p
     assert (tmp_path / "refusals.txt").read_text() == INDIVISIBLE + "\n"
 
 
+@needs_jax
 def test_jax_data_parallel_keeps_the_weights_replicated_on_both_devices(tmp_path):
     flags = _train_flags(tmp_path, "mirrored")
     _finish(tmp_path, _launch(tmp_path, "jax", *flags, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",

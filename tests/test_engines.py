@@ -8,7 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, needs_jax
 from engine_replay import BATCH, LATENT, SIZE, make_inputs, replay
 
 from gan.settings.choices import SCHEDULES
@@ -25,6 +25,7 @@ def _assert_same_run(expected: dict, actual: dict) -> None:
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=key)
 
 
+@needs_jax
 def test_xla_and_jax_steps_match_the_tensorflow_graph(tmp_path):
     """Two full recipe steps from the same weights, images, noise and labels."""
     make_inputs(tmp_path)

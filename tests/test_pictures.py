@@ -190,6 +190,9 @@ def test_generate_errors(tiny_run, tmp_path):
 
 # plot_models.py and progress_panel.py
 
+@pytest.mark.skipif(
+    shutil.which("dot") is None, reason="needs Graphviz's dot program: apt-get install graphviz (.ci/run installs it)"
+)
 def test_plot_models_draws_three_diagrams(tiny_run, tmp_path):
     run, _ = tiny_run
     result = run_script("plot_models.py", str(run), "-o", str(tmp_path))
