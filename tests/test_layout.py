@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gan"
 # Bottom to top, as gan/__init__.py lists them: a module may import its own layer and those before it.
-LAYERS = ("errors", "runtime", "settings", "runs", "data", "pictures", "evaluation", "training", "web", "cli")
+LAYERS = ("errors", "runtime", "settings", "runs", "data", "pictures", "evaluation", "export", "training", "web", "cli")
 RANK = {"errors": 0, "runtime": 0, **{layer: rank for rank, layer in enumerate(LAYERS)}}
 MAX_FUNCTION_LINES = 60
 MAX_LOOP_LINES = 40
