@@ -1,10 +1,13 @@
 """FID, KID, precision and recall of a run's generator against real images.
 
     python evaluate.py outputs/anime-1 --real animeface/ [-n 10000] [--inception-weights FILE]
-    python evaluate.py --real folderA --fake folderB
+    python evaluate.py --real folderA --fake folderB [--image-size N]
 
 Features are those of the standard FID network (InceptionV3 2015-12-05; see README
-"Quality metrics" for its weights). A run's result is also appended, with its step, to
+"Quality metrics" for its weights). A run's samples are compared with the real images
+resized to the run's size; two folders are compared at their images' own sizes, each
+image through only the network's standard resize to 299, as reference FID code does
+(--image-size resizes both first instead). A run's result is also appended, with its step, to
 <run>/metrics.jsonl. Real-image features are cached per folder content and settings.
 """
 
@@ -27,7 +30,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a generator .keras file instead of the run's newest")
     parser.add_argument("-n", "--count", type=int, default=10_000, help="images to generate [10000]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated images' noise [0]")
-    parser.add_argument("--image-size", type=int, help="size real (and folder) images are resized to [the run's; else 64]")
+    parser.add_argument("--image-size", type=int, help="size real (and --fake) images are resized to first [a run's size; two folders: each image's own]")
     parser.add_argument("--inception-weights", type=Path, default=Path(FID_WEIGHTS), help=f"FID Inception .npz [{FID_WEIGHTS}]")
     args = parser.parse_args()
     if (args.run is None) == (args.fake is None):
@@ -41,7 +44,7 @@ def main() -> None:
 
     set_up_tensorflow()
     if args.fake is not None:
-        evaluator = Evaluator(args.inception_weights, args.real, args.image_size or 64)
+        evaluator = Evaluator(args.inception_weights, args.real, args.image_size)
         print(format_metrics(evaluator.score_folder(args.fake)))
         return
 

@@ -13,7 +13,6 @@ first checkpoint), so both sides pay for one checkpoint in the timed part alike.
 
 from __future__ import annotations
 
-import argparse
 import re
 import statistics
 import subprocess

@@ -9,7 +9,9 @@ import pytest
 from conftest import PROJECT_ROOT, TINY_RUN_FLAGS, run_script
 from PIL import Image
 
-from gan.evaluation import metrics
+from gan.errors import UserError
+from gan.evaluation import evaluator, metrics
+from gan.evaluation.evaluator import folder_features
 from gan.evaluation.inception import resize_matrix
 
 SHARED = PROJECT_ROOT.parent / "shared" / "data"
@@ -113,6 +115,77 @@ def test_fid_between_two_halves_of_the_anime_faces_matches_the_reference(fid_net
     assert metrics.fid(first, second) == pytest.approx(float(known["fid_anime_0_999_vs_1000_1999"]), abs=0.01)
 
 
+# folders at their own size
+
+def _write_pngs(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{index:02d}.png")
+    return folder
+
+
+class _Spy:
+    """A feature function that records the batches it gets; its features are each image's
+    channel means, so every row can be traced back to its image."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, images):
+        self.batches.append(images)
+        return images.astype(np.float64).mean(axis=(1, 2))
+
+    @property
+    def shapes(self):
+        return [batch.shape for batch in self.batches]
+
+
+@needs_weights
+def test_a_folder_at_native_size_reproduces_the_reference_features(fid_network, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    known = np.load(KNOWN)
+    folder = _write_pngs(tmp_path / "faces", known["images_96"])
+    features = folder_features(folder, None, fid_network, "reference")
+    assert np.allclose(features, known["features_96"], rtol=1e-4, atol=1e-4)
+
+
+def test_a_folder_at_native_size_reaches_the_network_unresized(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    images = np.random.default_rng(4).integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
+    folder = _write_pngs(tmp_path / "faces", images)
+    native, sized = _Spy(), _Spy()
+    folder_features(folder, None, native, "spy")
+    assert native.shapes == [(5, 96, 96, 3)] and np.array_equal(native.batches[0], images), "the pixels as stored"
+    folder_features(folder, 64, sized, "spy")
+    assert sized.shapes == [(5, 64, 64, 3)], "a size given still resizes, and is not served the native entry"
+    assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == 2
+
+
+def test_a_folder_of_mixed_sizes_keeps_each_size_and_the_file_order(tmp_path, monkeypatch):
+    """Grouped by size within each chunk of files (chunks of 3 here), one batch per size."""
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluator, "FOLDER_CHUNK", 3)
+    rng = np.random.default_rng(5)
+    shapes = [(96, 96, 3), (40, 70, 3), (96, 96, 3), (96, 96, 3), (40, 70, 3), (33, 33)]  # the last one grey
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in shapes]
+    folder = _write_pngs(tmp_path / "mixed", images)
+    (folder / "99.png").write_bytes(b"not a picture")
+    spy = _Spy()
+    features = folder_features(folder, None, spy, "spy")
+    assert spy.shapes == [(2, 96, 96, 3), (1, 40, 70, 3), (1, 96, 96, 3), (1, 40, 70, 3), (1, 33, 33, 3)]
+    grey_as_rgb = np.repeat(images[-1][..., None], 3, axis=-1)
+    expected = [image.astype(np.float64).mean(axis=(0, 1)) for image in [*images[:-1], grey_as_rgb]]
+    np.testing.assert_array_equal(features, np.stack(expected))
+
+
+def test_a_folder_with_nothing_readable_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "0.png").write_bytes(b"not a picture")
+    with pytest.raises(UserError, match="none of the 1 image files"):
+        folder_features(tmp_path / "bad", None, _Spy(), "spy")
+
+
 # evaluate.py
 
 CHANNEL_DIVISOR = 16  # every channel count of the network is a multiple of it
@@ -166,10 +239,11 @@ def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_
 def test_evaluate_two_folders(data_folder, tmp_path, monkeypatch, small_weights):
     monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
     result = run_script("evaluate.py", "--real", str(data_folder), "--fake", str(data_folder),
-                        "--image-size", "32", "--inception-weights", str(small_weights))
+                        "--inception-weights", str(small_weights))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("FID -0.00") or result.stdout.startswith("FID 0.00")
     assert "precision 1.000  recall 1.000" in result.stdout
+    assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == 1, "the same folder's features, cached once"
 
 
 @needs_weights

@@ -59,20 +59,24 @@ def _to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("L" if channels == 1 else "RGB")
 
 
-def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
+def decode_image(path: Path, image_size: int | None, channels: int) -> np.ndarray:
     """One file -> (size, size, channels) uint8; the first frame of an animation.
 
+    `image_size` None keeps the file's own (height, width, channels): FID of two folders
+    feeds each image to the network at its native size, where a resize of ours would
+    change the score.
     Raises OSError (or a subclass of it) for anything that is not a usable image.
     """
     with Image.open(path) as image:
         image.seek(0)
         image.load()
         image = _to_mode(image, channels)
-        image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
-        return np.asarray(image, dtype=np.uint8).reshape(image_size, image_size, channels)
+        if image_size is not None:
+            image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
+        return np.asarray(image, dtype=np.uint8).reshape(image.height, image.width, channels)
 
 
-def decode_or_reason(path: Path, image_size: int, channels: int) -> np.ndarray | str:
+def decode_or_reason(path: Path, image_size: int | None, channels: int) -> np.ndarray | str:
     """The decoded image, or why it was skipped. One bad file must never stop a run, and
     Pillow's decoders fail on malformed input with many exception types, hence the
     catch-all (fuzzed in the tests)."""

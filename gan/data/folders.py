@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,20 +85,48 @@ def _list_folder(root: Path) -> list[Path]:
     return paths
 
 
-def load_image_folder(root: str | Path, image_size: int, channels: int, workers: int | None = None) -> ImageSet:
-    """Decode every image under `root`; raise UserError if there is nothing to train on."""
-    root = Path(root)
-    paths = _list_folder(root)
+def _decode_files(paths: list[Path], image_size: int | None, channels: int, workers: int | None) -> list[np.ndarray | str]:
+    """Each file's pixels or the reason it was skipped, in order, decoded in parallel."""
     workers = workers or min(32, (os.cpu_count() or 1) * 2)
     with warnings.catch_warnings():
         treat_large_images_as_too_large()
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(lambda p: decode_or_reason(p, image_size, channels), paths))
+            return list(pool.map(lambda p: decode_or_reason(p, image_size, channels), paths))
+
+
+def _nothing_readable(root: Path, paths: list[Path]) -> UserError:
+    return UserError(f"--data: none of the {len(paths)} image files under {root} could be read")
+
+
+def load_image_folder(root: str | Path, image_size: int, channels: int, workers: int | None = None) -> ImageSet:
+    """Decode every image under `root`; raise UserError if there is nothing to train on."""
+    root = Path(root)
+    paths = _list_folder(root)
+    results = _decode_files(paths, image_size, channels, workers)
     images = [r for r in results if isinstance(r, np.ndarray)]
     skipped = Counter(r for r in results if isinstance(r, str))
     if not images:
-        raise UserError(f"--data: none of the {len(paths)} image files under {root} could be read")
+        raise _nothing_readable(root, paths)
     return ImageSet(np.stack(images), skipped)
+
+
+def image_folder_chunks(
+    root: str | Path, image_size: int | None, channels: int, chunk: int, workers: int | None = None
+) -> Iterator[list[np.ndarray]]:
+    """The images under `root`, in file order, `chunk` files at a time, so that a folder of
+    any length holds only one chunk in memory. `image_size` None keeps each image's own
+    size, so a chunk may mix sizes. Unreadable files are left out; raises UserError once
+    the folder is done if none of them could be read."""
+    root = Path(root)
+    paths = _list_folder(root)
+    decoded = 0
+    for start in range(0, len(paths), chunk):
+        results = _decode_files(paths[start : start + chunk], image_size, channels, workers)
+        images = [r for r in results if isinstance(r, np.ndarray)]
+        decoded += len(images)
+        yield images
+    if not decoded:
+        raise _nothing_readable(root, paths)
 
 
 def open_image_folder(root: str | Path, image_size: int, channels: int) -> ImageStream:
@@ -112,7 +141,7 @@ def open_image_folder(root: str | Path, image_size: int, channels: int) -> Image
         treat_large_images_as_too_large()
         readable = any(isinstance(decode_or_reason(path, image_size, channels), np.ndarray) for path in paths)
     if not readable:
-        raise UserError(f"--data: none of the {len(paths)} image files under {root} could be read")
+        raise _nothing_readable(root, paths)
     return ImageStream(paths, image_size, channels)
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from gan.data.decode import find_image_files
-from gan.data.folders import load_image_folder
+from gan.data.folders import image_folder_chunks
 from gan.errors import UserError
 from gan.evaluation import metrics
+from gan.evaluation.inception import BATCH
 from gan.pictures.grids import to_uint8
 from gan.runs.atomic import atomic_write
 from gan.settings.config import CACHE_ROOT
@@ -23,6 +24,7 @@ from gan.settings.config import CACHE_ROOT
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 SMALL_SAMPLE = 2048  # below the feature dimension the covariance is singular
 CACHE_VERSION = 1  # bump when the feature pipeline changes, to orphan old cache entries
+FOLDER_CHUNK = BATCH  # files decoded at a time: one network batch, so memory holds one batch of images
 
 
 def cache_folder() -> Path:
@@ -31,21 +33,52 @@ def cache_folder() -> Path:
     return Path(root) / "features"
 
 
-def _folder_key(folder: Path, image_size: int, weights_id: str) -> str:
-    """Changes whenever a file is added, removed, rewritten or the settings differ."""
-    digest = hashlib.sha256(f"v{CACHE_VERSION} {image_size} {weights_id}".encode())
+def _folder_key(folder: Path, image_size: int | None, weights_id: str) -> str:
+    """Changes whenever a file is added, removed, rewritten or the settings differ. Native
+    size is spelt "native", which no size (a number) can be, so the entries never mix."""
+    size = "native" if image_size is None else str(image_size)
+    digest = hashlib.sha256(f"v{CACHE_VERSION} {size} {weights_id}".encode())
     for path in find_image_files(folder):
         stat = path.stat()
         digest.update(f"{path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:32]
 
 
-def folder_features(folder: Path, image_size: int, features: FeatureFunction, weights_id: str) -> np.ndarray:
-    """Features of every image in `folder` at `image_size` (RGB), computed once per content."""
+def features_by_size(images: list[np.ndarray], features: FeatureFunction) -> np.ndarray:
+    """Features of images of any sizes, in their order: the images of each (height, width)
+    go to `features` together, so each goes through the network's resize from its own size,
+    exactly as it would alone."""
+    by_size: dict[tuple[int, ...], list[int]] = {}
+    for index, image in enumerate(images):
+        by_size.setdefault(image.shape, []).append(index)
+    grouped = np.concatenate([features(np.stack([images[i] for i in group])) for group in by_size.values()])
+    return grouped[np.argsort(np.concatenate(list(by_size.values())))]
+
+
+def _compute_folder_features(folder: Path, image_size: int | None, features: FeatureFunction) -> np.ndarray:
+    """Chunk by chunk, so memory holds one chunk of decoded images whatever the folder's length."""
+    parts = [
+        features_by_size(images, features)
+        for images in image_folder_chunks(folder, image_size, 3, FOLDER_CHUNK)
+        if images
+    ]
+    return np.concatenate(parts)
+
+
+def folder_features(folder: Path, image_size: int | None, features: FeatureFunction, weights_id: str) -> np.ndarray:
+    """Features of every image in `folder` (RGB; grey files as grey RGB), computed once per
+    content and settings, in file order, unreadable files left out.
+
+    At `image_size` every image is first resized to it (Pillow bicubic, as training
+    decodes), to compare with a run's samples at the run's size. At None each image keeps
+    its own size and only the network's standard resize to 299 touches it, as the
+    reference FID pipeline does for two folders; a folder of mixed sizes is grouped by
+    size, and every image still goes through the resize from its own size.
+    """
     cached = cache_folder() / f"{_folder_key(Path(folder), image_size, weights_id)}.npy"
     if cached.is_file():
         return np.load(cached)
-    result = features(load_image_folder(folder, image_size, 3).images)
+    result = _compute_folder_features(Path(folder), image_size, features)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cached) as partial, open(partial, "wb") as file:
         np.save(file, result.astype(np.float32))
@@ -94,9 +127,12 @@ def format_metrics(result: dict[str, float]) -> str:
 
 
 class Evaluator:
-    """The FID network and one real folder's features, ready to score generators."""
+    """The FID network and one real folder's features, ready to score generators or folders.
 
-    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int):
+    `image_size` is the size real (and scored folder) images are resized to first: a run's
+    size, to score its generator; None keeps every image's own size (two folders)."""
+
+    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int | None):
         from gan.evaluation.inception import FIDFeatures, load_weights
 
         weights = Path(weights)
