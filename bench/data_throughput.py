@@ -2,7 +2,7 @@
 memory, and from that in-memory cache. Needs TensorFlow (tf.data).
 
     python bench/data_throughput.py                                # 2,048 random 96x96 PNGs
-    python bench/data_throughput.py --data ../shared/data/anime --batches 200
+    python bench/data_throughput.py --data anime/ --batches 200
 
 Streaming (`--data-cache none`) is measured first, so that the process's resident memory
 after it shows what streaming holds before any decoded array exists. Decoding is the

@@ -1,7 +1,7 @@
 """Train every preset long enough on a 2-core CPU to see whether it learns, and picture it.
 
-    python bench/presets.py --markdown docs/presets.md
-    python bench/presets.py --only mlp-digits bilinear-digits --steps-scale 0.1
+    python bench/presets.py --mnist mnist.npz --anime anime/ --markdown docs/presets.md
+    python bench/presets.py --only mlp-digits bilinear-digits --mnist mnist.npz --steps-scale 0.1
 
 Each run is a `train.py` process with the preset's own defaults, on the first 5,000 MNIST
 training digits (28x28 for mlp and bilinear, padded to 32x32 for the recipe and dcgan,
@@ -25,15 +25,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SHARED = ROOT.parent / "shared" / "data"
+from gan import cli  # noqa: E402
+from gan.errors import UserError  # noqa: E402
+
 DIGITS_32 = ROOT / "data" / "digits"  # the embedded demo set: MNIST's first 5,000, padded to 32x32
-# name -> (preset, data folder (None: MNIST at 28x28, made on first use), steps, flags besides the preset's defaults)
+# name -> (preset, data folder (the embedded digits, "mnist": 28x28 digits made from --mnist, "anime": --anime),
+# steps, flags besides the preset's defaults)
 RUNS = {
     "recipe-digits": ("recipe", DIGITS_32, 1500, "--image-size 32 --channels 1"),
     "dcgan-digits": ("dcgan", DIGITS_32, 1000, "--image-size 32 --channels 1"),
-    "dcgan-anime": ("dcgan", SHARED / "anime", 1000, "--image-size 32 --channels 3"),
-    "mlp-digits": ("mlp", None, 3000, ""),
-    "bilinear-digits": ("bilinear", None, 1000, ""),  # about 0.5 s a step at batch 128 on 2 cores
+    "dcgan-anime": ("dcgan", "anime", 1000, "--image-size 32 --channels 3"),
+    "mlp-digits": ("mlp", "mnist", 3000, ""),
+    "bilinear-digits": ("bilinear", "mnist", 1000, ""),  # about 0.5 s a step at batch 128 on 2 cores
 }
 DIGITS = 5000
 
@@ -63,11 +66,19 @@ def train(out: Path, data: Path, steps: int, flags: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def _data_folder(data: Path | str, args: argparse.Namespace) -> Path:
+    """A run's images: the embedded digits as they are, or the folder a flag names."""
+    if data == "mnist":
+        return mnist_28(args.out_root, args.mnist)
+    return args.anime if data == "anime" else data
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(RUNS), help="runs to do [all]")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every run's steps (a quick check: 0.1)")
-    parser.add_argument("--mnist", type=Path, default=SHARED / "mnist.npz", help="MNIST .npz for the 28x28 digits")
+    parser.add_argument("--mnist", type=Path, help="MNIST .npz (x_train uint8) for the 28x28 digits of mlp and bilinear")
+    parser.add_argument("--anime", type=Path, help="folder of anime faces, for dcgan-anime")
     parser.add_argument("--out-root", type=Path, default=Path("outputs") / "presets")
     parser.add_argument("--markdown", type=Path, help="write the table and panels here (e.g. docs/presets.md)")
     args = parser.parse_args()
@@ -76,13 +87,19 @@ def main() -> None:
     from gan.runs.folder import list_grids
     from gan.runs.text_log import read_log
 
+    chosen = args.only or list(RUNS)
+    missing = sorted({f"--{RUNS[name][1]}" for name in chosen if RUNS[name][1] in ("mnist", "anime")
+                      and getattr(args, RUNS[name][1]) is None})
+    if missing:
+        raise UserError(f"the chosen runs need {' and '.join(missing)}; or pick others with --only")
     rows, panels = [], []
-    for name in args.only or RUNS:
+    for name in chosen:
         preset, data, steps, extra = RUNS[name]
+        data = _data_folder(data, args)
         flags = ["--preset", preset, *shlex.split(extra)]
         steps = max(2, round(steps * args.steps_scale))
         out = args.out_root / name
-        seconds = train(out, data or mnist_28(args.out_root, args.mnist), steps, flags)
+        seconds = train(out, data, steps, flags)
         history = read_log(out / "training_log.txt")
         tail = slice(-max(1, len(history.steps) // 10), None)
         means = [getattr(history, key)[tail].mean() for key in ("d_real_loss", "d_fake_loss", "g_loss")]
@@ -113,4 +130,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -1,7 +1,7 @@
 """Train the recipe and variants on the same data for the same steps, then score each
 with the same FID/KID/precision/recall settings. Prints a table; --markdown writes it.
 
-    python bench/quality.py --inception-weights ../shared/data/fid/fid_inception_2015_12_05.npz \\
+    python bench/quality.py --inception-weights ~/.cache/dcgan-studio/fid_inception_2015_12_05.npz \\
         --variant recipe= --variant "ema=--ema 0.999" --markdown docs/quality.md
 
 Defaults: the embedded digits (32x32x1, batch 32, 3,000 steps, seed 0), 2,048 generated

@@ -1,6 +1,6 @@
 """The tutorial's training loop, re-implemented as it is written: the speed baseline.
 
-Per step, as in ../shared/reference/recipe.md and the tutorial's code: list the image
+Per step, as in the tutorial's code: list the image
 files again, sample a batch of paths with replacement and decode them with PIL
 (`open`, `resize`, `convert`, `x / 127.5 - 1`); `generator.predict` on fresh noise;
 `discriminator.train_on_batch` on the reals with labels 1 - U(0, 0.2), then on the fakes

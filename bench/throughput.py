@@ -2,7 +2,7 @@
 in one process, on the same images, architecture and batch size, after warm-up.
 
     python bench/throughput.py                                  # 64x64x3, batch 64, random PNGs
-    python bench/throughput.py --data ../shared/data/anime --steps 10 --warmup 2 --rounds 2
+    python bench/throughput.py --data anime/ --steps 10 --warmup 2 --rounds 2
     KERAS_BACKEND=jax python bench/throughput.py --batch-size 256 --mixed-precision mixed_bfloat16 --steps 200
 
 Engines (--engines, a subset; --rounds N makes them take turns, for a shared machine):

@@ -3,7 +3,7 @@ engines of bench/throughput.py are measured against.
 
     python bench/torch_reference.py                                 # 64x64x3, batch 64
     python bench/torch_reference.py --batch-size 256 --steps 200 --compile
-    python bench/torch_reference.py --data ../shared/data/anime      # real images instead of noise
+    python bench/torch_reference.py --data anime/                  # real images instead of noise
 
 PyTorch is a benchmark-only dependency, deliberately not in requirements.txt (the
 project trains with Keras): `pip install torch` to run this.

@@ -115,7 +115,7 @@ def test_the_training_loop_reads_in_one_sitting():
     assert not any(isinstance(node, ast.Nonlocal) for node in ast.walk(MODULES["gan.training.loop"]))
 
 
-@pytest.mark.parametrize("root", ["gan", "docs", "README.md", "*.py"])
+@pytest.mark.parametrize("root", ["gan", "docs", "bench", "README.md", "*.py", "requirements*.txt"])
 def test_nothing_users_get_points_at_the_shared_folder(root):
     top = PACKAGE.parent
     paths = [top / root] if (top / root).is_file() else [*top.glob(root)] if "*" in root else [*(top / root).rglob("*")]
