@@ -5,6 +5,7 @@ start-up.
     python tests/distributed_runs.py OUT mirrored      TensorFlow, the CPU split into two devices
     python tests/distributed_runs.py OUT jax ARGS      train.py ARGS (under KERAS_BACKEND=jax)
     python tests/distributed_runs.py OUT worker ARGS   train.py ARGS (one multi-worker worker)
+    python tests/distributed_runs.py OUT split ARGS    train.py ARGS, the CPU split into two devices first
 
 mirrored writes OUT/equivalence.npz, two recipe steps on two replicas and on one device
 from the same weights, images, noise and labels, and OUT/overflow.npz, a loss-scaled
@@ -184,6 +185,8 @@ def main(out: Path, mode: str, *args: str) -> None:
         return
     if mode == "jax":
         _refusals(out)
+    if mode == "split":
+        _split_cpu()
     _record_copies(out / "copies.npz")
     sys.argv = [str(PROJECT_ROOT / "train.py"), *args]
     runpy.run_path(sys.argv[0], run_name="__main__")

@@ -83,11 +83,18 @@ class TrainConfig:
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)", group="networks", choices=UPSAMPLES)
     spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights", group="networks")
     distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly", group="engine", choices=DISTRIBUTE_MODES)
+    r1: float = _setting(0.0, "R1 penalty on real images, (gamma/2) E|grad D(x)|^2, with this gamma (0: off; needs a loss on raw scores: logits, hinge, wgan-clip)", group="optimisation")
+    r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
+    mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
+    mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM", group="data", choices=DATA_CACHES)
 
     def validate(self) -> None:
         """Raise UserError naming the first bad setting and echoing its value."""
-        positive = ("steps", "batch_size", "latent_dim", "sample_every", "save_every", "grid_images", "eval_count")
+        positive = (
+            "steps", "batch_size", "latent_dim", "sample_every", "save_every", "grid_images", "eval_count", "r1_every",
+            "mbstd_group",
+        )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -129,6 +136,22 @@ class TrainConfig:
             raise UserError(f"--data-cache must be one of {', '.join(DATA_CACHES)}; received {self.data_cache!r}")
         if not self.clip_grad >= 0:
             raise UserError(f"--clip-grad must be zero (off) or positive; received {self.clip_grad}")
+        self._validate_regularisers()
+
+    def _validate_regularisers(self) -> None:
+        """R1 and the minibatch-stddev feature, and what they need of the loss, the preset and the batch."""
+        preset = preset_named(self.preset)
+        if not self.r1 >= 0:
+            raise UserError(f"--r1 must be zero (off) or positive; received {self.r1}")
+        if self.r1 and self.loss == "bce":
+            raise UserError("--r1 penalises the gradient of the discriminator's raw score; with --loss bce it would "
+                            "see a sigmoid's: use --loss logits (the same loss on raw scores) or hinge")
+        if self.r1 and preset.schedule == "simultaneous":
+            raise UserError(f"--r1 is not available with --preset {preset.name} (one pass steps both networks)")
+        if self.mbstd and not preset.mbstd_option:
+            raise UserError(f"--mbstd: the {preset.name} discriminator has no feature map for it; use --preset recipe or dcgan")
+        if self.mbstd and self.batch_size % self.mbstd_group:
+            raise UserError(f"--mbstd-group {self.mbstd_group} must divide --batch-size {self.batch_size}")
 
     def _validate_preset(self) -> None:
         """The preset, and the image size and generator its networks can make."""

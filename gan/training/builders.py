@@ -38,6 +38,11 @@ def _discriminator_options(config: TrainConfig) -> dict[str, object]:
     }
 
 
+def _conv_discriminator_options(config: TrainConfig) -> dict[str, object]:
+    """The options of the discriminators that end in a feature map (recipe, dcgan)."""
+    return {**_discriminator_options(config), "mbstd_group": config.mbstd_group if config.mbstd else 0}
+
+
 def _image_shape(config: TrainConfig) -> tuple[int, int, int]:
     return (config.image_size, config.image_size, config.channels)
 
@@ -46,7 +51,7 @@ def _recipe(config: TrainConfig) -> Networks:
     generator = get_gen_normal(
         (1, 1, config.latent_dim), config.image_size, config.channels, config.init, config.lr_g, upsample=config.upsample
     )
-    discriminator = get_disc_normal(_image_shape(config), config.init, config.lr_d, **_discriminator_options(config))
+    discriminator = get_disc_normal(_image_shape(config), config.init, config.lr_d, **_conv_discriminator_options(config))
     return generator, discriminator
 
 
@@ -55,7 +60,7 @@ def _dcgan(config: TrainConfig) -> Networks:
         config.latent_dim, config.image_size, config.channels, init=config.init, learning_rate=config.lr_g, upsample=config.upsample
     )
     discriminator = dcgan_discriminator(
-        _image_shape(config), init=config.init, learning_rate=config.lr_d, **_discriminator_options(config)
+        _image_shape(config), init=config.init, learning_rate=config.lr_d, **_conv_discriminator_options(config)
     )
     return generator, discriminator
 
@@ -102,6 +107,8 @@ def join_networks(config: TrainConfig, generator: keras.Model, discriminator: ke
         undo_non_finite=config.on_nan == "skip",
         ema_decay=config.ema,
         augment=config.augment_policy,
+        r1_gamma=config.r1,
+        r1_every=config.r1_every,
     )
 
 

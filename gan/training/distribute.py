@@ -238,6 +238,11 @@ def start(config: TrainConfig) -> Distribution:
         raise UserError(f"--xla does not combine with --distribute {mode} on TensorFlow; leave --xla out")
     else:
         distribution = (_mirrored if mode == "mirrored" else _multiworker)(config.batch_size)
+        share = config.batch_size // distribution.replicas
+        if config.mbstd and share % config.mbstd_group:
+            # Each TensorFlow replica runs the discriminator on its own share of the batch.
+            raise UserError(f"--mbstd-group {config.mbstd_group} must divide each replica's {share} images "
+                            f"(--batch-size {config.batch_size} over {distribution.replicas} replicas)")
     print(f"Distribute: {distribution.describe()}; each takes {config.batch_size // distribution.replicas} "
           f"of every batch's {config.batch_size} images")
     return distribution

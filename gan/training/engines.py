@@ -58,6 +58,25 @@ def value_and_gradients(function: Callable, *groups: list) -> tuple[object, list
     return aux, [tape.gradient(loss, group) for loss, group in zip(losses, groups)]
 
 
+def input_gradients(function: Callable, inputs) -> tuple[object, object, object]:
+    """`function(inputs) -> (outputs, aux)` with the gradient of the outputs' sum with
+    respect to `inputs`, itself differentiable by an enclosing `value_and_gradients`
+    (a gradient penalty's second derivative). Returns (outputs, aux, gradient)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        outputs, pullback, aux = jax.vjp(function, inputs, has_aux=True)
+        (gradient,) = pullback(ops.ones_like(outputs))
+        return outputs, aux, gradient
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs, aux = function(inputs)
+    return outputs, aux, tape.gradient(outputs, inputs)
+
+
 def compile_step(
     step: Callable[[object], dict], variables: Sequence[keras.Variable], jit_compile: bool
 ) -> Callable[[object], dict]:

@@ -34,6 +34,7 @@ from gan.settings.recipe import (
     LEAKY_SLOPE,
     block_filters,
 )
+from gan.training.layers import MinibatchStdDev
 
 # PyTorch's BatchNorm defaults, which the dcgan and mlp write-ups ran with: 0.1 of each
 # new batch (Keras' momentum 0.9) and epsilon 1e-5.
@@ -97,6 +98,11 @@ def _square_shape(image_shape: tuple[int, int, int]) -> int:
 def _weighted(layer: layers.Layer, spectral_norm: bool) -> layers.Layer:
     """The layer, or the layer with its kernel divided by its largest singular value."""
     return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def _with_spread(x, mbstd_group: int):
+    """The discriminator's last feature map, with the minibatch-stddev feature when asked."""
+    return MinibatchStdDev(mbstd_group)(x) if mbstd_group else x
 
 
 def _generator(noise, x, learning_rate: float, output: str = "tanh", beta_1: float = ADAM_BETA_1) -> keras.Model:
@@ -190,11 +196,13 @@ def get_disc_normal(
     logits: bool = False,
     spectral_norm: bool = False,
     clip_value: float = 0.0,
+    mbstd_group: int = 0,
 ) -> keras.Model:
     """Image -> probability that it is real (a raw score with `logits`), compiled.
 
     No accuracy metric, unlike the recipe: with soft labels it always reports 0.
-    `clip_value` clips each gradient value in the optimizer (0: no clipping).
+    `clip_value` clips each gradient value in the optimizer (0: no clipping);
+    `mbstd_group` > 0 appends a minibatch-stddev feature map at 4x4, before the dense.
     """
     _check_options(init)
     kernel_init = _kernel_init(init)
@@ -202,6 +210,7 @@ def get_disc_normal(
     image = keras.Input(shape=image_shape, name="image")
     # size -> 4x4, doubling the filters each block
     x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm)
+    x = _with_spread(x, mbstd_group)
     x = layers.Flatten()(x)
     x = _weighted(layers.Dense(1, kernel_initializer=kernel_init), spectral_norm)(x)
     return _discriminator(image, x, logits, learning_rate, clip_value)
@@ -240,15 +249,18 @@ def dcgan_discriminator(
     logits: bool = False,
     spectral_norm: bool = False,
     clip_value: float = 0.0,
+    mbstd_group: int = 0,
 ) -> keras.Model:
     """Image -> probability (a raw score with `logits`): stride-2 4x4 convolutions without
     biases, ndf -> ndf*2 -> ndf*4 -> ndf*8 down to 4x4 (ndf = 64 at 64x64), batch norm
-    after all but the first, LeakyReLU(0.2), then a 4x4 valid convolution to one value."""
+    after all but the first, LeakyReLU(0.2), then a 4x4 valid convolution to one value
+    (with `mbstd_group` > 0, on the 4x4 map and its minibatch-stddev feature)."""
     _check_options(init)
     kernel_init = _kernel_init(init)
     filters = list(reversed(block_filters(_square_shape(image_shape))))
     image = keras.Input(shape=image_shape, name="image")
     x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, use_bias=False, **TORCH_BATCH_NORM)
+    x = _with_spread(x, mbstd_group)
     # 4x4 -> 1x1x1
     x = _weighted(layers.Conv2D(1, 4, padding="valid", use_bias=False, kernel_initializer=kernel_init), spectral_norm)(x)
     x = layers.Flatten()(x)

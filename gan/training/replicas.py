@@ -27,6 +27,11 @@ def _replica_context():
     return context if context is not None and context.num_replicas_in_sync > 1 else None
 
 
+def several_replicas() -> bool:
+    """Whether the step is being traced as one of several TensorFlow replicas."""
+    return _replica_context() is not None
+
+
 def gradient_share(loss):
     """This replica's part of the loss to differentiate.
 

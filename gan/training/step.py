@@ -71,6 +71,8 @@ class DCGAN(keras.Model):
         undo_non_finite: bool = False,
         ema_decay: float = 0.0,
         augment: tuple[str, ...] = (),
+        r1_gamma: float = 0.0,
+        r1_every: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +99,7 @@ class DCGAN(keras.Model):
             self.sampler = keras.models.clone_model(generator)
             self.sampler.set_weights(generator.get_weights())
         self.undo_non_finite = undo_non_finite
+        self.r1_gamma, self.r1_every = r1_gamma, r1_every
 
     @property
     def trained_variables(self) -> list[keras.Variable]:
@@ -149,22 +152,23 @@ class DCGAN(keras.Model):
     def _scheduled_step(self, real_images) -> dict:
         batch_size = ops.shape(real_images)[0]
         real_labels, fake_labels = self.noisy_labels(batch_size)
+        r1_due = self._r1_due()
         if self.schedule == "recipe":
             fake_images = self.generator(self.sample_noise(batch_size), training=False)
-            (d_real_loss,), (d_real,) = self.discriminator_update([(real_images, real_labels, True)])
+            (d_real_loss,), (d_real,) = self.discriminator_update([(real_images, real_labels, True)], r1_due)
             (d_fake_loss,), (d_fake,) = self.discriminator_update([(fake_images, fake_labels, False)])
             g_loss, _, _ = self.generator_update(self.sample_noise(batch_size), real_labels)
         elif self.schedule == "summed":
             noise = self.sample_noise(batch_size)
             fake_images, _ = self._generate(_values(self.generator.trainable_variables), noise)
             (d_real_loss, d_fake_loss), (d_real, d_fake) = self.discriminator_update(
-                [(real_images, real_labels, True), (fake_images, fake_labels, False)]
+                [(real_images, real_labels, True), (fake_images, fake_labels, False)], r1_due
             )
             g_loss, _, _ = self.generator_update(noise, real_labels)
         elif self.schedule == "generator_first":
             g_loss, _, fake_images = self.generator_update(self.sample_noise(batch_size), real_labels)
             (d_real_loss, d_fake_loss), (d_real, d_fake) = self.discriminator_update(
-                [(real_images, real_labels, True), (fake_images, fake_labels, False)]
+                [(real_images, real_labels, True), (fake_images, fake_labels, False)], r1_due
             )
         else:
             d_real_loss, d_fake_loss, g_loss, d_real, d_fake, fake_images = self.simultaneous_update(
@@ -180,6 +184,41 @@ class DCGAN(keras.Model):
             "d_fake": ops.mean(d_fake),
         })
         return {**scalars, "samples": fake_images[: self.sample_count]}
+
+    def _r1_due(self):
+        """Whether this step pays the R1 penalty: every step, or with lazy regularisation
+        every `r1_every`-th (counted by the generator's updates, one per step in every
+        schedule, read before any update). None when R1 is off."""
+        if not self.r1_gamma:
+            return None
+        return ops.equal(ops.mod(ops.convert_to_tensor(self.generator.optimizer.iterations), self.r1_every), 0)
+
+    def judge_reals_with_r1(self, weights, averages, images, due):
+        """`_judge` on real images, plus the R1 penalty (gamma / 2) * E ||grad_x D(x)||^2
+        (Mescheder et al. 2018), scaled by `r1_every` on the steps that pay it, as
+        StyleGAN2's lazy regularisation does, and 0 on the others. The gradient is taken
+        through DiffAugment, with respect to the images before it, as StyleGAN2-ADA does."""
+        scale = self.r1_gamma / 2 * self.r1_every
+
+        def penalised():
+            judged, averages_after, gradients = engines.input_gradients(
+                lambda x: self._judge(weights, averages, x), images
+            )
+            penalty = ops.mean(ops.sum(ops.square(ops.cast(gradients, "float32")), axis=(1, 2, 3)))
+            return judged, averages_after, scale * penalty
+
+        def unpenalised():
+            judged, averages_after = self._judge(weights, averages, images)
+            return judged, averages_after, ops.zeros((), "float32")
+
+        if self.r1_every == 1:
+            return penalised()
+        if replicas.several_replicas():
+            # tf.distribute cannot all-reduce (synchronised batch norm) inside a cond: pay
+            # the penalty's cost every step there, and count it only on the due ones.
+            judged, averages_after, penalty = penalised()
+            return judged, averages_after, ops.where(due, penalty, ops.zeros_like(penalty))
+        return ops.cond(due, penalised, unpenalised)
 
     def _augmented(self, images):
         """What the discriminator sees: the images through DiffAugment, if enabled."""
@@ -234,19 +273,26 @@ class DCGAN(keras.Model):
             for norm, momentum in zip(norms, momenta):
                 norm.momentum = momentum
 
-    def discriminator_update(self, batches: list[tuple[object, object, bool]]) -> tuple[list, list]:
+    def discriminator_update(self, batches: list[tuple[object, object, bool]], r1_due=None) -> tuple[list, list]:
         """One optimizer step of the discriminator alone on the summed loss of `batches`,
         each (images, labels, whether they are real); returns (losses, outputs), one each
-        per batch. Its batch-norm averages see the batches in order."""
+        per batch. Its batch-norm averages see the batches in order. With `r1_due` (see
+        `_r1_due`), the real batch's R1 penalty joins the loss stepped on, not the losses
+        returned, which stay the adversarial ones the log shows."""
         discriminator = self.discriminator
 
         def scaled_loss(weights):
-            averages, losses, outputs = _values(discriminator.non_trainable_variables), [], []
+            averages, losses, outputs, penalties = _values(discriminator.non_trainable_variables), [], [], []
             for images, labels, real in batches:
-                judged, averages = self._judge(weights, averages, images)
+                if real and r1_due is not None:
+                    judged, averages, penalty = self.judge_reals_with_r1(weights, averages, images, r1_due)
+                    penalties.append(penalty)
+                else:
+                    judged, averages = self._judge(weights, averages, images)
                 losses.append(self.adversarial_loss.discriminator(judged, labels, real))
                 outputs.append(judged)
-            return [discriminator.optimizer.scale_loss(sum(losses))], (losses, outputs, averages)
+            total = sum(losses) + sum(penalties)
+            return [discriminator.optimizer.scale_loss(total)], (losses, outputs, averages)
 
         (losses, outputs, averages), (gradients,) = engines.value_and_gradients(
             scaled_loss, _values(discriminator.trainable_variables)
