@@ -52,8 +52,11 @@ def main() -> None:
 
     run = find_run(args.run)
     model_file = args.model or newest_generator(run)
-    evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size)
-    result = evaluator.score_generator(load_generator(model_file), args.count, seed=args.seed)
+    generator = load_generator(model_file)
+    channels = generator.output_shape[-1]  # a grey generator is judged against grey real images
+    evaluator = Evaluator(args.inception_weights, args.real, args.image_size or TrainConfig.load(run / "config.json").image_size,
+                          channels)
+    result = evaluator.score_generator(generator, args.count, seed=args.seed)
     step = model_step(model_file)
     append_metrics(run, {"step": step, "generator": str(model_file), "real": str(args.real), **result})
     print(f"step {step}: {format_metrics(result)}")

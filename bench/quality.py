@@ -60,7 +60,8 @@ def main() -> None:
 
     device = set_up_tensorflow()
     first_run = next(iter(runs.values()))[0]
-    evaluator = Evaluator(args.inception_weights, args.real or args.data, TrainConfig.load(first_run / "config.json").image_size)
+    first_config = TrainConfig.load(first_run / "config.json")
+    evaluator = Evaluator(args.inception_weights, args.real or args.data, first_config.image_size, first_config.channels)
     rows = []
     for name, (out, seconds) in runs.items():
         result = evaluator.score_generator(load_generator(newest_generator(out)), args.eval_count, seed=0)

@@ -161,6 +161,19 @@ def test_a_folder_at_native_size_reaches_the_network_unresized(tmp_path, monkeyp
     assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == 2
 
 
+def test_a_grey_run_is_judged_against_grey_real_images(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    colour = np.zeros((3, 16, 16, 3), np.uint8)
+    colour[..., 0] = 255  # pure red: grey 76 (ITU-R 601-2 luma), not (255, 0, 0)
+    folder = _write_pngs(tmp_path / "red", colour)
+    grey, rgb = _Spy(), _Spy()
+    folder_features(folder, 16, grey, "spy", channels=1)
+    folder_features(folder, 16, rgb, "spy")
+    assert grey.shapes == rgb.shapes == [(3, 16, 16, 3)]
+    assert np.all(grey.batches[0] == 76) and np.all(rgb.batches[0] == colour)
+    assert len(list((tmp_path / "cache" / "features").glob("*.npy"))) == 2
+
+
 def test_a_folder_of_mixed_sizes_keeps_each_size_and_the_file_order(tmp_path, monkeypatch):
     """Grouped by size within each chunk of files (chunks of 3 here), one batch per size."""
     monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))

@@ -33,11 +33,12 @@ def cache_folder() -> Path:
     return Path(root) / "features"
 
 
-def _folder_key(folder: Path, image_size: int | None, weights_id: str) -> str:
+def _folder_key(folder: Path, image_size: int | None, weights_id: str, channels: int) -> str:
     """Changes whenever a file is added, removed, rewritten or the settings differ. Native
     size is spelt "native", which no size (a number) can be, so the entries never mix."""
     size = "native" if image_size is None else str(image_size)
-    digest = hashlib.sha256(f"v{CACHE_VERSION} {size} {weights_id}".encode())
+    grey = "" if channels == 3 else " grey"  # colour entries keep the key they had before channels counted
+    digest = hashlib.sha256(f"v{CACHE_VERSION} {size} {weights_id}{grey}".encode())
     for path in find_image_files(folder):
         stat = path.stat()
         digest.update(f"{path.relative_to(folder)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -55,19 +56,27 @@ def features_by_size(images: list[np.ndarray], features: FeatureFunction) -> np.
     return grouped[np.argsort(np.concatenate(list(by_size.values())))]
 
 
-def _compute_folder_features(folder: Path, image_size: int | None, features: FeatureFunction) -> np.ndarray:
+def _as_rgb(images: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image for image in images]
+
+
+def _compute_folder_features(folder: Path, image_size: int | None, features: FeatureFunction, channels: int) -> np.ndarray:
     """Chunk by chunk, so memory holds one chunk of decoded images whatever the folder's length."""
     parts = [
-        features_by_size(images, features)
-        for images in image_folder_chunks(folder, image_size, 3, FOLDER_CHUNK)
+        features_by_size(_as_rgb(images), features)
+        for images in image_folder_chunks(folder, image_size, channels, FOLDER_CHUNK)
         if images
     ]
     return np.concatenate(parts)
 
 
-def folder_features(folder: Path, image_size: int | None, features: FeatureFunction, weights_id: str) -> np.ndarray:
+def folder_features(
+    folder: Path, image_size: int | None, features: FeatureFunction, weights_id: str, channels: int = 3
+) -> np.ndarray:
     """Features of every image in `folder` (RGB; grey files as grey RGB), computed once per
-    content and settings, in file order, unreadable files left out.
+    content and settings, in file order, unreadable files left out. With `channels` 1
+    every image is made grey first, as a grayscale run decodes its colour data, so that a
+    grey generator is judged against what it was trained on, not against colour.
 
     At `image_size` every image is first resized to it (Pillow bicubic, as training
     decodes), to compare with a run's samples at the run's size. At None each image keeps
@@ -75,10 +84,10 @@ def folder_features(folder: Path, image_size: int | None, features: FeatureFunct
     reference FID pipeline does for two folders; a folder of mixed sizes is grouped by
     size, and every image still goes through the resize from its own size.
     """
-    cached = cache_folder() / f"{_folder_key(Path(folder), image_size, weights_id)}.npy"
+    cached = cache_folder() / f"{_folder_key(Path(folder), image_size, weights_id, channels)}.npy"
     if cached.is_file():
         return np.load(cached)
-    result = _compute_folder_features(Path(folder), image_size, features)
+    result = _compute_folder_features(Path(folder), image_size, features, channels)
     cached.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cached) as partial, open(partial, "wb") as file:
         np.save(file, result.astype(np.float32))
@@ -130,19 +139,21 @@ class Evaluator:
     """The FID network and one real folder's features, ready to score generators or folders.
 
     `image_size` is the size real (and scored folder) images are resized to first: a run's
-    size, to score its generator; None keeps every image's own size (two folders)."""
+    size, to score its generator; None keeps every image's own size (two folders).
+    `channels` is the run's: 1 judges a grey generator against grey real images."""
 
-    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int | None):
+    def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int | None, channels: int = 3):
         from gan.evaluation.inception import FIDFeatures, load_weights
 
         weights = Path(weights)
         self.features = FIDFeatures(load_weights(weights))
-        self.image_size = image_size
+        self.image_size, self.channels = image_size, channels
         self._weights_id = f"{weights.name}:{weights.stat().st_size}"
-        self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id)
+        self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id, channels)
 
     def score_generator(self, generator, count: int, seed: int = 0) -> dict[str, float]:
         return compare(self.real, generator_features(generator, count, self.features, seed=seed))
 
     def score_folder(self, folder: str | Path) -> dict[str, float]:
-        return compare(self.real, folder_features(Path(folder), self.image_size, self.features, self._weights_id))
+        fake = folder_features(Path(folder), self.image_size, self.features, self._weights_id, self.channels)
+        return compare(self.real, fake)

@@ -60,7 +60,10 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
             start, state = 0, {}
         else:
             run, model, fixed_noise, start, state = _resumed_run(config, resume)
-    evaluator = Evaluator(config.inception_weights, config.eval_real, config.image_size) if config.eval_every else None
+    evaluator = (
+        Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
+        if config.eval_every else None
+    )
     return Session(
         config=config,
         run=run,
