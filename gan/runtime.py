@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -41,3 +43,32 @@ def set_up_tensorflow(quiet: bool = True) -> str:
         return "CPU (no GPU visible to TensorFlow)"
     names = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus)
     return f"GPU: {names}"
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether this machine has an NVIDIA GPU, whatever the engine can see of it."""
+    driver = Path("/proc/driver/nvidia/gpus")
+    return (driver.is_dir() and any(driver.iterdir())) or shutil.which("nvidia-smi") is not None
+
+
+def engine_device() -> tuple[str, bool]:
+    """What the Keras backend computes on, and whether that is a GPU."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        return f"JAX on {first.platform.upper()} ({first.device_kind})", first.platform == "gpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return (f"TensorFlow on {len(gpus)} GPU(s)", True) if gpus else ("TensorFlow on the CPU", False)
+
+
+def unseen_gpu_advice(backend: str) -> str:
+    """How to let the engine see the GPU it does not."""
+    if backend == "jax":
+        return "an NVIDIA GPU is present but JAX computes on the CPU: pip install 'jax[cuda12]==0.10.2'"
+    return ("an NVIDIA GPU is present but TensorFlow cannot see it (a CPU-only build, or no CUDA libraries): "
+            "pip install 'tensorflow[and-cuda]==2.21.0'")

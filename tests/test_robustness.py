@@ -282,7 +282,11 @@ def test_a_messy_folder_trains_on_the_good_images_and_reports_one_summary(tmp_pa
     assert dict(image_set.skipped) == {"corrupt or truncated": 1, "not recognised as images": 2, "too large": 2}
     result = _train(folder, tmp_path / "run", "--steps", "3")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == "warning: 5 of 17 image files skipped (1 corrupt or truncated, 2 not recognised as images, 2 too large)\n"
+    skipped = "warning: 5 of 17 image files skipped (1 corrupt or truncated, 2 not recognised as images, 2 too large)"
+    lines = result.stderr.splitlines()
+    assert lines.count(skipped) == 1 and all(line.startswith("warning: ") for line in lines), result.stderr
+    # The rest are the pre-flight checklist's: the folder's flat pictures and its few images.
+    assert any("nearly one flat colour" in line for line in lines) and any("only 12 images" in line for line in lines)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

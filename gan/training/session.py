@@ -22,6 +22,7 @@ from gan.runs.text_log import truncate_log
 from gan.settings.config import TrainConfig
 from gan.training import checkpoints, distribute, precision
 from gan.training.builders import build_dcgan
+from gan.training.preflight import run_preflight
 from gan.training.step import DCGAN
 
 
@@ -60,6 +61,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
             start, state = 0, {}
         else:
             run, model, fixed_noise, start, state = _resumed_run(config, resume)
+    run_preflight(config, image_data, model, distribution.replicas)
     evaluator = (
         Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
         if config.eval_every else None

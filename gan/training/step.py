@@ -301,6 +301,14 @@ class DCGAN(keras.Model):
         _assign(discriminator.non_trainable_variables, averages)
         return losses, outputs
 
+    def judge_for_generator(self, weights, averages, fake_images):
+        """The discriminator's outputs as the generator update sees them: in training mode,
+        normalising with the batch's own statistics (never the moving averages, Keras 3's
+        frozen-BatchNormalization trap), and changing no state: the moving averages it
+        returns are dropped. The pre-flight checklist checks this very function."""
+        judged, _ = self._judge(weights, averages, fake_images)
+        return judged
+
     def generator_update(self, noise, labels):
         """One optimizer step of the generator through the discriminator; returns
         (loss, the discriminator's outputs, the fakes). The discriminator is untouched."""
@@ -310,8 +318,7 @@ class DCGAN(keras.Model):
 
         def scaled_loss(weights):
             fake_images, averages = self._generate(weights, noise)
-            # Batch statistics, no state change: the returned moving averages are dropped.
-            judged, _ = self._judge(judge_weights, judge_averages, fake_images)
+            judged = self.judge_for_generator(judge_weights, judge_averages, fake_images)
             loss = self.adversarial_loss.generator(judged, labels)
             return [generator.optimizer.scale_loss(loss)], (loss, judged, fake_images, averages)
 
