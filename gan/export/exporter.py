@@ -1,0 +1,92 @@
+"""export.py's library side: a generator file in, a new folder of proven exports out.
+
+The order keeps every failure cheap and clean: the folder and the optional packages are
+checked, and the generator loaded, before anything is written; the files are then
+written and checked one format at a time in a staged folder that becomes the target only
+when every format has passed (gan.export.staging).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gan.errors import UserError
+from gan.export.float32 import compute_precisions, float32_copy
+from gan.export.formats import Format, chosen
+from gan.export.manifest import OUTPUT_RANGE, format_entry, versions, write_manifest
+from gan.export.packages import require
+from gan.export.parity import ParityError, measure, parity_noise
+from gan.export.staging import check_new_folder, staged_folder
+from gan.pictures.latent import generate, load_generator
+from gan.runs.folder import model_step
+
+if TYPE_CHECKING:
+    import keras
+
+SOFTWARE = ["tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"]
+
+
+def check_request(formats: list[Format], quantize: str | None, out: Path) -> None:
+    """Everything about the request that can fail before the generator is even loaded."""
+    check_new_folder(out)
+    if quantize is not None and not any(spec.quantizable for spec in formats):
+        names = ", ".join(spec.name for spec in formats)
+        raise UserError(f"--quantize applies only to --format tflite (or all); received --format {names}")
+    for spec in formats:
+        require(spec.packages, f"--format {spec.name}")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UserError(f"exports are traced by TensorFlow; run export.py with KERAS_BACKEND unset (it is {keras.backend.backend()!r})")
+
+
+def describe(original: "keras.Model", model_file: Path, run: Path | None) -> dict:
+    """export.json's fields that do not depend on the formats."""
+    trained = [name for name in compute_precisions(original) if name != "float32"]
+    return {
+        "run": None if run is None else str(run),
+        "step": model_step(model_file),
+        "generator": str(model_file),
+        "trained_precision": trained[0] if trained else "float32",
+        "export_precision": "float32",
+        "noise": {"name": "noise", "shape": [None, *original.input_shape[1:]], "dtype": "float32",
+                  "distribution": "standard normal: numpy.random.default_rng(seed).standard_normal"},
+        "image": {"name": "image", "shape": [None, *original.output_shape[1:]], "dtype": "float32", "range": OUTPUT_RANGE},
+        "formats": {},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def write_and_check(generator: "keras.Model", spec: Format, folder: Path, quantize: str | None, out: Path) -> dict:
+    """Write one format into `folder`, run it in its own runtime, and return its
+    export.json entry; raise ParityError if it does not compute what Keras computes."""
+    quantize = quantize if spec.quantizable else None
+    noise = parity_noise(tuple(generator.input_shape[1:]))
+    expected = generate(generator, noise)
+    paths = spec.write(generator, folder, quantize)
+    parity = measure(spec.runner, folder / spec.entry, expected, noise, quantize)
+    if not parity.passed:
+        raise ParityError(
+            f"{spec.name}: the {parity.criterion.replace('_', ' ')} from the float32 Keras generator on {parity.noise} is "
+            f"{parity.measured:.3g}, over the limit {parity.tolerance:g}; nothing was written at {out}"
+        )
+    return format_entry(folder, paths, parity.as_json(), quantize)
+
+
+def export_generator(model_file: Path, out: Path, format_name: str, quantize: str | None = None,
+                     run: Path | None = None) -> dict:
+    """Export the generator saved at `model_file` as `format_name` (a key of FORMATS, or
+    "all") into the new folder `out`, and return what export.json records."""
+    formats = chosen(format_name)
+    check_request(formats, quantize, out)
+    original = load_generator(model_file)
+    generator = float32_copy(original)
+    manifest = describe(original, model_file, run)
+    with staged_folder(out) as folder:
+        for spec in formats:
+            manifest["formats"][spec.name] = write_and_check(generator, spec, folder, quantize, out)
+        manifest["software"] = versions(SOFTWARE)
+        write_manifest(folder, manifest, {spec.name: spec.how_to_call for spec in formats})
+    return manifest
