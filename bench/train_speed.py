@@ -6,7 +6,8 @@ TensorBoard, grids), not the step alone.
     python bench/train_speed.py --baseline ad22f53 --data faces/ --image-size 64 --channels 3 --batch-size 64 --steps 60
 
 The baseline is checked out with `git worktree` into a temporary folder. Each round runs
-the baseline, then this tree, in fresh processes with the same flags and seed; the rate
+both, in fresh processes with the same flags and seed, the baseline first in odd rounds
+and this tree first in even ones; the rate
 is the one train.py prints for its second half (the first half includes tracing and the
 first checkpoint), so both sides pay for one checkpoint in the timed part alike.
 """
@@ -66,7 +67,9 @@ def main() -> None:
                   f"--steps {args.steps}, timed: the last {args.steps - args.steps // 2}")
             rates = {name: [] for name in trees}
             for round_number in range(args.rounds):
-                for name, tree in trees.items():
+                # ABBA: each side goes first every other round, so order effects cancel.
+                order = list(trees.items())[:: 1 if round_number % 2 == 0 else -1]
+                for name, tree in order:
                     out = Path(scratch) / f"run-{round_number}-{len(rates[name])}-{name.split()[0]}"
                     rates[name].append(rate_of(tree, args.data, train_flags, args.steps, out))
                     print(f"round {round_number + 1}: {name}: {rates[name][-1]:.0f} img/s")
