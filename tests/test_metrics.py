@@ -249,6 +249,21 @@ def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_
 
 
 @needs_weights
+def test_evaluate_nearest_writes_the_picture_and_the_copy_score(tiny_run, data_folder, tmp_path, monkeypatch, small_weights):
+    monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    run, _ = tiny_run
+    picture = tmp_path / "nearest.png"
+    result = run_script("evaluate.py", str(run), "--nearest", str(data_folder), "-n", "24", "--show", "3",
+                        "-o", str(picture), "--inception-weights", str(small_weights))
+    assert result.returncode == 0, result.stderr
+    with Image.open(picture) as image:
+        assert image.size == (4 * 16 + 3 * 2, 3 * 16 + 2 * 2)  # 3 fakes, each beside its 3 nearest
+    assert re.search(r"24 fakes, 16 training images: copy score \d+\.\d\d .*training images to their nearest other",
+                     result.stdout), result.stdout
+    assert not (run / "metrics.jsonl").exists(), "the check is not a metric of the run"
+
+
+@needs_weights
 def test_evaluate_two_folders(data_folder, tmp_path, monkeypatch, small_weights):
     monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
     result = run_script("evaluate.py", "--real", str(data_folder), "--fake", str(data_folder),

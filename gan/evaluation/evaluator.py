@@ -94,16 +94,27 @@ def folder_features(
     return result
 
 
+def generated_pixels(generator, count: int, seed: int = 0) -> np.ndarray:
+    """`count` samples of seed `seed`, quantised to uint8 as saved images are."""
+    from gan.pictures.latent import generate, seed_noise
+
+    return to_uint8(generate(generator, seed_noise(seed, count, tuple(generator.input_shape[1:]))))
+
+
+def pixel_features(pixels: np.ndarray, features: FeatureFunction, batch: int = 250) -> np.ndarray:
+    """Features of uint8 images of one size, grey as RGB, a batch at a time."""
+    return np.concatenate([features(np.stack(_as_rgb(list(pixels[start : start + batch]))))
+                           for start in range(0, len(pixels), batch)])
+
+
 def generator_features(generator, count: int, features: FeatureFunction, seed: int = 0, batch: int = 250) -> np.ndarray:
-    """Features of `count` samples, quantised to uint8 as saved images are, grey as RGB."""
+    """Features of `count` samples, quantised to uint8 as saved images are, grey as RGB;
+    generated a batch at a time, so memory holds one batch of images whatever `count`."""
     from gan.pictures.latent import generate, seed_noise
 
     noise = seed_noise(seed, count, tuple(generator.input_shape[1:]))
-    parts = []
-    for start in range(0, count, batch):
-        pixels = to_uint8(generate(generator, noise[start : start + batch]))
-        parts.append(features(np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels))
-    return np.concatenate(parts)
+    return np.concatenate([pixel_features(to_uint8(generate(generator, noise[start : start + batch])), features, batch)
+                           for start in range(0, count, batch)])
 
 
 def compare(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
@@ -154,6 +165,9 @@ class Evaluator:
     def score_generator(self, generator, count: int, seed: int = 0) -> dict[str, float]:
         return compare(self.real, generator_features(generator, count, self.features, seed=seed))
 
+    def folder(self, folder: str | Path) -> np.ndarray:
+        """Features of another folder, decoded as the real one was."""
+        return folder_features(Path(folder), self.image_size, self.features, self._weights_id, self.channels)
+
     def score_folder(self, folder: str | Path) -> dict[str, float]:
-        fake = folder_features(Path(folder), self.image_size, self.features, self._weights_id, self.channels)
-        return compare(self.real, fake)
+        return compare(self.real, self.folder(folder))

@@ -70,12 +70,13 @@ def kid(
 def _kth_neighbour_radii(features: np.ndarray, k: int, batch: int = 1000) -> np.ndarray:
     radii = np.empty(len(features))
     for start in range(0, len(features), batch):
-        distances = _distances(features[start : start + batch], features)
+        distances = pairwise_distances(features[start : start + batch], features)
         radii[start : start + batch] = np.partition(distances, k, axis=1)[:, k]  # index 0 is the point itself
     return radii
 
 
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every row of `a` to every row of `b`."""
     squared = (a**2).sum(1)[:, None] - 2 * a @ b.T + (b**2).sum(1)[None, :]
     return np.sqrt(np.maximum(squared, 0.0))
 
@@ -83,7 +84,7 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _coverage(queries: np.ndarray, manifold: np.ndarray, radii: np.ndarray, batch: int = 1000) -> float:
     """The fraction of `queries` inside at least one of the manifold's k-NN balls."""
     inside = [
-        (_distances(queries[start : start + batch], manifold) <= radii[None, :]).any(axis=1)
+        (pairwise_distances(queries[start : start + batch], manifold) <= radii[None, :]).any(axis=1)
         for start in range(0, len(queries), batch)
     ]
     return float(np.concatenate(inside).mean())
