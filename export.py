@@ -4,8 +4,10 @@ RUN is a run folder (its newest generator save, the weight average where the run
 one), a folder of runs (the newest run) or a generator .keras file; --generator picks
 another save. Formats: savedmodel (TensorFlow, TF Serving, the TF.js converter), onnx
 (onnxruntime in any language), tflite (LiteRT on phones; --quantize float16 or int8),
-or all three. Every export computes in float32 with a free batch size, and is run by its
-own runtime and compared with the Keras generator before the folder appears; DIR also
+or all three; and web, a static page that makes faces in the browser's WebAssembly with
+onnxruntime-web (fetched with npm, or --onnxruntime-web DIR). Every export computes in
+float32 with a free batch size, and is run by its own runtime and compared with the
+Keras generator before the folder appears; DIR also
 gets export.json (shapes, source, parity, sizes) and a README.md on how to call it.
 The exporters are optional: pip install -r requirements-export.txt. See docs/export.md.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from gan import cli
 from gan.errors import UserError
 from gan.export.formats import CHOICES
+from gan.export.onnxruntime_web import PACKAGE, VERSION
 from gan.export.staging import check_new_folder
 from gan.export.writers import QUANTIZE_CHOICES
 from gan.runs.folder import find_run, generator_source, newest_generator
@@ -53,6 +56,8 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="a new (or empty) folder for the export")
     parser.add_argument("--generator", type=Path, metavar="FILE", help="export this .keras save instead of the run's newest")
     parser.add_argument("--quantize", choices=QUANTIZE_CHOICES, help="TFLite weights in float16, or weights and activations in int8 [float32]")
+    parser.add_argument("--onnxruntime-web", type=Path, metavar="DIR",
+                        help=f"--format web: take onnxruntime-web's files from DIR (the npm package's dist/) [npm pack {PACKAGE}@{VERSION}]")
     args = parser.parse_args()
     model_file, run = _source(args.run, args.generator)
     check_new_folder(args.out)  # before TensorFlow starts: a taken DIR should fail at once
@@ -61,7 +66,7 @@ def main() -> None:
     from gan.runtime import set_up_tensorflow
 
     set_up_tensorflow()
-    manifest = export_generator(model_file, args.out, args.format, args.quantize, run)
+    manifest = export_generator(model_file, args.out, args.format, args.quantize, run, args.onnxruntime_web)
     for name, entry in manifest["formats"].items():
         print(_report(name, entry))
     step = f"step {manifest['step']}, " if manifest["step"] is not None else ""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gan.errors import UserError
 from gan.export.float32 import compute_precisions, float32_copy
-from gan.export.formats import Format, chosen
+from gan.export.formats import Format, Options, chosen
 from gan.export.manifest import OUTPUT_RANGE, format_entry, versions, write_manifest
 from gan.export.packages import require
 from gan.export.parity import ParityError, measure, parity_noise
@@ -28,14 +28,18 @@ if TYPE_CHECKING:
 SOFTWARE = ["tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"]
 
 
-def check_request(formats: list[Format], quantize: str | None, out: Path) -> None:
+def check_request(formats: list[Format], options: Options, out: Path) -> None:
     """Everything about the request that can fail before the generator is even loaded."""
     check_new_folder(out)
+    quantize = options.quantize
     if quantize is not None and not any(spec.quantizable for spec in formats):
         names = ", ".join(spec.name for spec in formats)
         raise UserError(f"--quantize applies only to --format tflite (or all); received --format {names}")
+    if options.onnxruntime_web is not None and "web" not in [spec.name for spec in formats]:
+        raise UserError("--onnxruntime-web applies only to --format web")
     for spec in formats:
         require(spec.packages, f"--format {spec.name}")
+        spec.check(options)
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -59,13 +63,13 @@ def describe(original: "keras.Model", model_file: Path, run: Path | None) -> dic
     }
 
 
-def write_and_check(generator: "keras.Model", spec: Format, folder: Path, quantize: str | None, out: Path) -> dict:
+def write_and_check(generator: "keras.Model", spec: Format, folder: Path, options: Options, out: Path) -> dict:
     """Write one format into `folder`, run it in its own runtime, and return its
     export.json entry; raise ParityError if it does not compute what Keras computes."""
-    quantize = quantize if spec.quantizable else None
+    quantize = options.quantize if spec.quantizable else None
     noise = parity_noise(tuple(generator.input_shape[1:]))
     expected = generate(generator, noise)
-    paths = spec.write(generator, folder, quantize)
+    paths = spec.write(generator, folder, Options(quantize, options.onnxruntime_web))
     parity = measure(spec.runner, folder / spec.entry, expected, noise, quantize)
     if not parity.passed:
         raise ParityError(
@@ -76,17 +80,19 @@ def write_and_check(generator: "keras.Model", spec: Format, folder: Path, quanti
 
 
 def export_generator(model_file: Path, out: Path, format_name: str, quantize: str | None = None,
-                     run: Path | None = None) -> dict:
+                     run: Path | None = None, onnxruntime_web: Path | None = None) -> dict:
     """Export the generator saved at `model_file` as `format_name` (a key of FORMATS, or
-    "all") into the new folder `out`, and return what export.json records."""
+    "all") into the new folder `out`, and return what export.json records.
+    `onnxruntime_web` is the folder of onnxruntime-web's files for the web page (None: npm)."""
     formats = chosen(format_name)
-    check_request(formats, quantize, out)
+    options = Options(quantize, onnxruntime_web)
+    check_request(formats, options, out)
     original = load_generator(model_file)
     generator = float32_copy(original)
     manifest = describe(original, model_file, run)
     with staged_folder(out) as folder:
         for spec in formats:
-            manifest["formats"][spec.name] = write_and_check(generator, spec, folder, quantize, out)
+            manifest["formats"][spec.name] = write_and_check(generator, spec, folder, options, out)
         manifest["software"] = versions(SOFTWARE)
         write_manifest(folder, manifest, {spec.name: spec.how_to_call for spec in formats})
     return manifest

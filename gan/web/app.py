@@ -84,7 +84,8 @@ def check_names(query: MultiDict, allowed: tuple[str, ...]) -> None:
 
 
 def create_app(generator, name: str, step: int | None) -> Flask:
-    """The page and its API for one loaded generator; `name` and `step` say on the page
+    """The page and its API for one loaded generator, a Keras model or an exported
+    generator.onnx in gan.export.runners.OnnxRunner; `name` and `step` say on the page
     which generator it is. The generator is shared by all requests (see FaceMaker)."""
     maker = FaceMaker(generator)
     app = Flask(__name__, template_folder=PAGE_FOLDER, static_folder=None)

@@ -1,20 +1,23 @@
 """Faces for the web page: a loaded generator turned into upscaled uint8 pictures by seed,
 safely from many request threads at once.
 
-The generator is traced once as a graph for any batch size (a third faster per call than
-eager Keras on the 2-core CPU: 48 against 72 ms for 16 faces at 64x64x3), and calls to it
-take turns behind a lock: TensorFlow already spreads one call over every core, so
-requests gain nothing from running the model side by side, and the lock rules out any
-state a Keras model keeps between calls.
+The generator is a Keras model or an exported generator.onnx in gan.export's OnnxRunner,
+which needs no TensorFlow (serve.py's light path). A Keras generator is traced once as a
+graph for any batch size (a third faster per call than eager Keras on the 2-core CPU: 48
+against 72 ms for 16 faces at 64x64x3). Calls take turns behind a lock: either runtime
+already spreads one call over every core, so requests gain nothing from running the
+model side by side, and the lock rules out any state a model keeps between calls.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
+from gan.export.runners import OnnxRunner
 from gan.pictures.grids import to_uint8, upscale
 from gan.pictures.latent import generate, interpolate, seed_noise
 
@@ -25,14 +28,10 @@ class FaceMaker:
     """Seeds in, (N, H, W, C) uint8 faces out, each at least FACE_PIXELS wide."""
 
     def __init__(self, generator):
-        import tensorflow as tf
-
-        self.noise_shape = tuple(generator.input_shape[1:])
-        self.face_size = int(generator.output_shape[1])
-        self.channels = int(generator.output_shape[-1])
+        self._model, self.noise_shape = inference(generator)
+        probe = np.asarray(self._model(np.zeros((1, *self.noise_shape), np.float32)))  # the image shape, and a warm-up
+        self.face_size, self.channels = int(probe.shape[1]), int(probe.shape[-1])
         self.scale = math.ceil(FACE_PIXELS / self.face_size)
-        spec = tf.TensorSpec((None, *self.noise_shape), tf.float32)
-        self._graph = tf.function(lambda noise: generator(noise, training=False), input_signature=[spec])
         self._lock = threading.Lock()
 
     def faces(self, seed: int, count: int) -> np.ndarray:
@@ -50,5 +49,17 @@ class FaceMaker:
         return upscale(to_uint8(pixels), self.scale)
 
     def _call(self, noise: np.ndarray, training: bool = False):
-        # latent.generate's calling convention; the traced graph is inference-only.
-        return self._graph(noise)
+        # latent.generate's calling convention; both models are inference-only.
+        return self._model(noise)
+
+
+def inference(generator) -> tuple[Callable[[np.ndarray], np.ndarray], tuple[int, ...]]:
+    """(noise -> images, noise shape) for a Keras generator, traced once as a graph, or for
+    an OnnxRunner, called as it is (TensorFlow is imported only for the Keras one)."""
+    if isinstance(generator, OnnxRunner):
+        return generator, generator.noise_shape
+    import tensorflow as tf
+
+    noise_shape = tuple(generator.input_shape[1:])
+    spec = tf.TensorSpec((None, *noise_shape), tf.float32)
+    return tf.function(lambda noise: generator(noise, training=False), input_signature=[spec]), noise_shape
