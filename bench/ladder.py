@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
+from gan.runs.folder import RunDir, list_checkpoints  # noqa: E402
 from gan.settings.config import FID_WEIGHTS  # noqa: E402
 
 SHARED_FLAGS = "--image-size 32 --channels 3 --batch-size 64"
@@ -64,7 +65,11 @@ RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
 
 
 def train(out: Path, args, flags: list[str]) -> float:
-    """Run train.py for the rung (resuming it if its folder has a checkpoint); img/s."""
+    """Run train.py for the rung (resuming it if its folder has a checkpoint, skipping it if
+    it has trained its steps); img/s of its last interval, NaN if nothing was trained."""
+    checkpoints = list_checkpoints(RunDir(out, args.steps))
+    if checkpoints and checkpoints[-1].step >= args.steps:
+        return float("nan")
     resuming = (out / "config.json").is_file()
     command = [sys.executable, str(ROOT / "train.py")] + (
         ["--resume", str(out), "--steps", str(args.steps)] if resuming else
