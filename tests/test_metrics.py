@@ -257,7 +257,7 @@ def test_evaluate_nearest_writes_the_picture_and_the_copy_score(tiny_run, data_f
                         "-o", str(picture), "--inception-weights", str(small_weights))
     assert result.returncode == 0, result.stderr
     with Image.open(picture) as image:
-        assert image.size == (4 * 16 + 3 * 2, 3 * 16 + 2 * 2)  # 3 fakes, each beside its 3 nearest
+        assert image.size == (4 * 64 + 3 * 2, 3 * 64 + 2 * 2)  # 3 fakes, each beside its 3 nearest, 16 px at 4x
     assert re.search(r"24 fakes, 16 training images: copy score \d+\.\d\d .*training images to their nearest other",
                      result.stdout), result.stdout
     assert not (run / "metrics.jsonl").exists(), "the check is not a metric of the run"

@@ -67,8 +67,10 @@ def test_nearest_finds_the_image_itself_and_leave_one_out_skips_it():
 
 def test_the_picture_puts_each_fake_beside_its_neighbours():
     fakes, train = TRAIN[:2], TRAIN[:10]
-    picture = nearest_picture(fakes, train, np.array([[0, 5, 6], [1, 7, 8]]))
+    picture = nearest_picture(fakes, train, np.array([[0, 5, 6], [1, 7, 8]]), min_tile=16)
     assert picture.shape == (2 * 16 + 2, 4 * 16 + 3 * 2, 1)
+    enlarged = nearest_picture(fakes, train, np.array([[0, 5, 6], [1, 7, 8]]), min_tile=40)
+    assert enlarged.shape == (2 * 48 + 2, 4 * 48 + 3 * 2, 1)  # 16 px shown at 3x, the least whole factor to 40
     assert np.array_equal(picture[:16, :16], fakes[0]) and np.array_equal(picture[:16, 36:52], train[5]) and np.array_equal(picture[18:34, 54:70], train[8])
 
 

@@ -15,16 +15,18 @@ data-copying") says whether fakes sit closer than unseen images beyond chance.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from gan.evaluation.metrics import pairwise_distances
-from gan.pictures.grids import make_grid
+from gan.pictures.grids import make_grid, upscale
 
 NEIGHBOURS = 3  # training images shown beside each fake
 COPYING_RATIO = 0.5  # fakes at under half the unseen images' distance: copies
+MIN_TILE = 64  # pixels: the least width a picture's image is shown at
 CLOSER_Z = -3.0  # fakes closer than unseen images at three standard errors: overfitting, watch it
 
 
@@ -87,7 +89,10 @@ def copy_report(fake: np.ndarray, train: np.ndarray, unseen: np.ndarray | None) 
     return CopyReport(fake_to_train, nearest(unseen, train, 1)[1][:, 0], "unseen images")
 
 
-def nearest_picture(fakes: np.ndarray, train: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """One row per fake: the fake, then its nearest training images, nearest first."""
+def nearest_picture(fakes: np.ndarray, train: np.ndarray, indices: np.ndarray, min_tile: int = MIN_TILE) -> np.ndarray:
+    """One row per fake: the fake, then its nearest training images, nearest first; small
+    images enlarged by a whole factor (pixels kept sharp) to at least `min_tile` wide,
+    so that a 32x32 fake and its neighbours can be told apart by eye."""
     rows = [np.concatenate([fake[np.newaxis], train[neighbours]]) for fake, neighbours in zip(fakes, indices)]
-    return make_grid(np.concatenate(rows), cols=1 + indices.shape[1])
+    factor = max(1, math.ceil(min_tile / fakes.shape[2]))
+    return make_grid(upscale(np.concatenate(rows), factor), cols=1 + indices.shape[1])
