@@ -125,20 +125,24 @@ class RunOutputs:
         self.last_checkpoint = session.start
         self.best_fid = session.best_fid
 
+    def _evaluating(self, done: int) -> bool:
+        config = self.config
+        return self.session.evaluator is not None and (done % config.eval_every == 0 or done == config.steps)
+
+    def _saving(self, done: int) -> bool:
+        return done % self.config.save_every == 0 or done == self.config.steps
+
     def due(self, done: int) -> bool:
         """Whether anything is written after `done` steps."""
-        config = self.config
-        evaluating = self.session.evaluator is not None and done % config.eval_every == 0
-        return evaluating or done % config.save_every == 0 or done == config.steps
+        return self._evaluating(done) or self._saving(done)
 
     def after(self, done: int) -> None:
         """Write what is due after `done` steps: the evaluation first, then the checkpoint."""
-        config = self.config
-        if self.session.evaluator is not None and (done % config.eval_every == 0 or done == config.steps):
+        if self._evaluating(done):
             self.evaluate(done)
-        if done % config.save_every == 0 or done == config.steps:
+        if self._saving(done):
             self.checkpoint(done)
-            self.bar.write(f"step {done}/{config.steps}: {self.interval.summary()}")
+            self.bar.write(f"step {done}/{self.config.steps}: {self.interval.summary()}")
             self.interval.reset()
 
     def fixed_grid(self, step: int) -> None:
