@@ -1,0 +1,82 @@
+"""A finished (or running) run's health, read back: its checks as a timeline of step
+ranges with one verdict each, its rollbacks, and its final verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gan.evaluation.health_rules import REMEDIES, TROUBLES
+from gan.runs.health_log import HEALTHY
+
+
+@dataclass
+class Stretch:
+    """Consecutive checks that gave the same verdict."""
+
+    first_step: int
+    last_step: int
+    verdict: str
+
+
+def checks_of(records: list[dict]) -> list[dict]:
+    """The health checks of a health log, without its rollback events."""
+    return [record for record in records if "event" not in record]
+
+
+def rollbacks_of(records: list[dict]) -> list[dict]:
+    return [record for record in records if record.get("event") == "rollback"]
+
+
+def surviving_checks(records: list[dict]) -> list[dict]:
+    """The checks of the steps the run kept: a rollback to step S drops the checks of
+    step S on that it had made before (the run made them again)."""
+    kept: list[dict] = []
+    for record in records:
+        if record.get("event") == "rollback":
+            kept = [check for check in kept if check["step"] < record["to_step"]]
+        elif "event" not in record:
+            kept.append(record)
+    return kept
+
+
+def timeline(records: list[dict]) -> list[Stretch]:
+    """The checks as stretches, in the order they were made (a rollback starts a new one)."""
+    stretches: list[Stretch] = []
+    for record in records:
+        if record.get("event") == "rollback":
+            stretches.append(Stretch(record["step"], record["to_step"], "rollback"))
+        elif stretches and stretches[-1].verdict == record["verdict"]:
+            stretches[-1].last_step = record["step"]
+        else:
+            stretches.append(Stretch(record["step"], record["step"], record["verdict"]))
+    return stretches
+
+
+def describe_stretch(stretch: Stretch) -> str:
+    if stretch.verdict == "rollback":
+        return f"  step {stretch.first_step}: rolled back to step {stretch.last_step}"
+    steps = (f"step {stretch.first_step}" if stretch.first_step == stretch.last_step
+             else f"steps {stretch.first_step}-{stretch.last_step}")
+    return f"  {steps}: {stretch.verdict}"
+
+
+def final_verdict(records: list[dict]) -> str:
+    """The verdict of the run's newest check."""
+    checks = checks_of(records)
+    return checks[-1]["verdict"] if checks else HEALTHY
+
+
+def report(records: list[dict]) -> list[str]:
+    """The lines doctor.py prints: the timeline, then the final verdict in plain words."""
+    lines = ["Timeline:", *(describe_stretch(stretch) for stretch in timeline(records))]
+    verdict = final_verdict(records)
+    rollbacks = len(rollbacks_of(records))
+    if rollbacks:
+        lines.append(f"Rolled back {rollbacks} time(s) (--on-trouble rollback).")
+    if verdict == HEALTHY:
+        checks = checks_of(records)
+        lines.append(f"Final verdict: healthy (newest check: step {checks[-1]['step'] if checks else 0}).")
+    else:
+        lines.append(f"Final verdict: {verdict}: {TROUBLES[verdict]}.")
+        lines.append(f"Remedy: {REMEDIES[verdict]}")
+    return lines

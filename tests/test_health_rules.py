@@ -1,0 +1,147 @@
+"""The doctor's signals and rules on made-up images and signal sequences."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gan.evaluation import health_rules
+from gan.evaluation.diagnosis import final_verdict, report, surviving_checks, timeline
+from gan.evaluation.health_rules import CONFIRM, WARMUP_STEPS, HealthState, judge, realism
+from gan.evaluation.health_signals import RealReference, mean_pairwise_distance, shrink
+
+
+def smooth_images(count: int, size: int = 32, seed: int = 0) -> np.ndarray:
+    """Blurry blobs in [-1, 1]: images with a falling spectrum, like photographs."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    centres = rng.uniform(0.2, 0.8, (count, 2))
+    blobs = np.exp(-((x - centres[:, :1, None]) ** 2 + (y - centres[:, 1:, None]) ** 2) / 0.02)
+    return (blobs * 2 - 1)[..., None].astype(np.float32)
+
+
+def test_shrink_averages_down_to_the_signal_size():
+    images = np.arange(2 * 64 * 64 * 3, dtype=np.float32).reshape(2, 64, 64, 3)
+    small = shrink(images)
+    assert small.shape == (2, 32, 32, 3)
+    assert small[0, 0, 0, 0] == pytest.approx(images[0, :2, :2, 0].mean())
+
+
+def test_signals_of_the_data_itself_are_ideal_and_of_copies_of_one_image_collapsed():
+    reals = smooth_images(64)
+    reference = RealReference(reals)
+    same = reference.signals(reals)
+    assert same["diversity"] == pytest.approx(1.0)
+    assert same["spectrum_gap"] == pytest.approx(0.0, abs=1e-9)
+    assert same["pixel_gap"] == pytest.approx(0.0, abs=1e-9)
+    copies = reference.signals(np.repeat(reals[:1], 64, axis=0))
+    assert copies["diversity"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_noise_sits_far_from_smooth_data_and_other_smooth_images_close():
+    reference = RealReference(smooth_images(64, seed=0))
+    noise = np.random.default_rng(1).uniform(-1, 1, (64, 32, 32, 1)).astype(np.float32)
+    other = reference.signals(smooth_images(64, seed=2))
+    far = reference.signals(noise)
+    assert far["spectrum_gap"] > 5 * other["spectrum_gap"]
+    assert far["pixel_gap"] > 5 * other["pixel_gap"]
+
+
+def test_mean_pairwise_distance_of_two_images():
+    images = np.zeros((2, 2, 2, 1), np.float32)
+    images[1] = 1.0
+    assert mean_pairwise_distance(images) == pytest.approx(1.0)
+
+
+BASELINE = {"diversity": 0.7, "spectrum_gap": 1.0, "pixel_gap": 0.4}
+
+
+def signals(level: float, diversity: float = 0.9, d_real: float = 0.7, d_fake: float = 0.3, loss: float = 1.0) -> dict:
+    """Signals whose realism is `level` against BASELINE."""
+    return {"diversity": diversity, "spectrum_gap": level * BASELINE["spectrum_gap"], "pixel_gap": level * BASELINE["pixel_gap"],
+            "d_real_loss": loss, "d_fake_loss": loss, "g_loss": loss, "d_real": d_real, "d_fake": d_fake}
+
+
+def run_checks(sequence: list[dict], every: int = 100) -> tuple[list[str], HealthState]:
+    state = HealthState(baseline=dict(BASELINE))
+    verdicts = [judge(s, state, i * every, scores_are_probabilities=True).verdict for i, s in enumerate(sequence)]
+    return verdicts, state
+
+
+def test_realism_is_one_for_the_untrained_generator_and_zero_for_the_data():
+    assert realism(signals(1.0), BASELINE) == pytest.approx(1.0)
+    assert realism(signals(0.0), BASELINE) == pytest.approx(0.0)
+
+
+def test_a_learning_run_is_healthy_throughout():
+    levels = [1.0, 0.6, 0.4, 0.3, 0.3, 0.25, 0.3, 0.28, 0.26, 0.27]
+    verdicts, state = run_checks([signals(level) for level in levels])
+    assert verdicts == ["healthy"] * len(levels)
+    assert state.last_healthy_step == 900
+
+
+def test_a_generator_that_never_leaves_its_untrained_output_is_stuck_after_the_warmup():
+    verdicts, _ = run_checks([signals(1.0, d_real=0.9, d_fake=0.1)] * 8)
+    first_possible = WARMUP_STEPS // 100 + CONFIRM - 1
+    assert verdicts[:first_possible] == ["healthy"] * first_possible
+    assert set(verdicts[first_possible:]) == {"g_stuck_noise"}
+
+
+def test_one_bad_check_raises_no_alarm():
+    levels = [1.0, 0.5, 0.3, 0.3, 0.9, 0.3, 0.3]
+    verdicts, _ = run_checks([signals(level) for level in levels])
+    assert verdicts == ["healthy"] * len(levels)
+
+
+@pytest.mark.parametrize("d_real, d_fake, trouble", [(0.95, 0.05, "d_wins"), (0.6, 0.4, "quality_regressing")])
+def test_samples_getting_worse_after_improving_is_named_by_who_wins(d_real, d_fake, trouble):
+    sequence = [signals(level) for level in (1.0, 0.5, 0.3, 0.25)]
+    sequence += [signals(0.8, d_real=d_real, d_fake=d_fake)] * 3
+    verdicts, _ = run_checks(sequence)
+    assert verdicts[:5] == ["healthy"] * 5
+    assert verdicts[5:] == [trouble, trouble]
+
+
+def test_samples_all_alike_are_mode_collapse():
+    sequence = [signals(level) for level in (1.0, 0.5, 0.3, 0.3)] + [signals(0.3, diversity=0.05)] * 2
+    verdicts, _ = run_checks(sequence)
+    assert verdicts[-1] == "mode_collapse"
+
+
+def test_exploding_losses_are_diverging_and_a_trouble_line_names_its_remedy():
+    sequence = [signals(level) for level in (1.0, 0.5, 0.3)] + [signals(0.3, loss=500.0)] * 2
+    state = HealthState(baseline=dict(BASELINE))
+    findings = [judge(s, state, i * 100, True) for i, s in enumerate(sequence)]
+    assert findings[-1].verdict == "diverging"
+    record = findings[-1].record(400)
+    assert record["remedy"] == health_rules.REMEDIES["diverging"]
+    assert "healthy" not in json.dumps(record)
+    assert "remedy" not in findings[0].record(0)
+
+
+def test_raw_scores_go_through_a_sigmoid_for_the_margin():
+    assert health_rules.discriminator_margin(0.9, 0.1, True) == pytest.approx(0.8)
+    assert health_rules.discriminator_margin(3.0, -3.0, False) == pytest.approx(2 / (1 + math.exp(-3)) - 1)
+
+
+def test_the_state_survives_json_as_a_checkpoint_keeps_it():
+    _, state = run_checks([signals(level) for level in (1.0, 0.5, 0.4)])
+    again = HealthState.from_json(json.loads(json.dumps(state.to_json())))
+    assert again == state
+    fresh = HealthState(baseline=dict(BASELINE))
+    assert HealthState.from_json(json.loads(json.dumps(fresh.to_json()))) == fresh
+
+
+def test_timeline_groups_checks_and_a_rollback_drops_the_abandoned_checks():
+    records = [{"step": s, "verdict": "healthy", "evidence": {}} for s in (0, 100, 200)]
+    records += [{"step": s, "verdict": "d_wins", "evidence": {}} for s in (300, 400)]
+    records.append({"step": 400, "event": "rollback", "verdict": "d_wins", "to_step": 200})
+    records += [{"step": s, "verdict": "healthy", "evidence": {}} for s in (200, 300, 400)]
+    stretches = [(s.first_step, s.last_step, s.verdict) for s in timeline(records)]
+    assert stretches == [(0, 200, "healthy"), (300, 400, "d_wins"), (400, 200, "rollback"), (200, 400, "healthy")]
+    assert [r["step"] for r in surviving_checks(records)] == [0, 100, 200, 300, 400]
+    assert final_verdict(records) == "healthy"
+    assert any("Rolled back 1 time" in line for line in report(records))
