@@ -17,8 +17,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def run(main: Callable[[], None]) -> int:
-    """Call `main`; turn the failures a user can cause into one line and an exit code.
+def run(main: Callable[[], int | None]) -> int:
+    """Call `main` and return its exit code (None: 0); turn the failures a user can cause
+    into one line and an exit code.
 
     UserError (bad flags, paths, data): exit 2. OSError (disk full, permissions): exit 1.
     RunStopped: its own message and code. A Ctrl-C that reaches here: exit 130 without a
@@ -27,7 +28,7 @@ def run(main: Callable[[], None]) -> int:
     """
     sys.stdout.reconfigure(line_buffering=True)
     try:
-        main()
+        code = main()
     except RunStopped as stop:
         print(stop, file=sys.stderr)
         return stop.exit_code
@@ -40,7 +41,7 @@ def run(main: Callable[[], None]) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 def output_file(path: Path) -> Path:

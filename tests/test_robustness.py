@@ -1,6 +1,7 @@
 """Never lose a run: resume, interruption, atomic and failed saves, divergence, bad data."""
 
 import io
+import json
 import os
 import re
 import signal
@@ -215,6 +216,8 @@ def test_a_non_finite_loss_stops_the_run_after_saving_nothing_new(data_folder, t
                       r"the newest checkpoint is step (\d+)\. Resume from it with: .* --on-nan skip", result.stderr)
     assert match and match.group(1) == match.group(2), result.stderr
     assert list_checkpoints(RunDir(out, 1))[-1].step == int(match.group(2))
+    last = json.loads((out / "health.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == int(match.group(1)) and last["verdict"] == "diverging" and "remedy" in last
 
 
 def test_skip_undoes_a_non_finite_step_whole():

@@ -74,3 +74,42 @@ def progress_panel(grids: list[tuple[int, Path]], output: Path, columns: int = 4
         axes.axis("off")
     figure.tight_layout()
     figure.savefig(output)
+
+
+HEALTHY_COLOUR, TROUBLE_COLOUR = "#d8f0d8", "#f6c8c8"
+HEALTH_CURVES = (("realism", "realism (1: untrained, 0: the data)"), ("diversity", "diversity (1: the data's)"))
+
+
+def plot_health(history: LossHistory, checks: list[dict], rollbacks: list[int], output: Path) -> None:
+    """The losses above and the health signals below, each check's verdict as a coloured
+    band behind both (green healthy, red a trouble, named where it starts), and a dashed
+    line at each step a rollback returned to."""
+    figure = _figure(10, 7)
+    losses, signals = figure.subplots(2, 1, sharex=True)
+    for key, label in CURVES:
+        losses.plot(history.steps, moving_average(getattr(history, key), 25), label=label, linewidth=1)
+    steps = [check["step"] for check in checks]
+    for key, label in HEALTH_CURVES:
+        signals.plot(steps, [check["evidence"][key]["value"] for check in checks], marker=".", label=label)
+    spacing = np.median(np.diff(steps)) if len(steps) > 1 else 1
+    previous = None
+    for check in checks:
+        colour = HEALTHY_COLOUR if check["verdict"] == "healthy" else TROUBLE_COLOUR
+        for axes in (losses, signals):
+            axes.axvspan(check["step"] - spacing / 2, check["step"] + spacing / 2, color=colour, linewidth=0, zorder=0)
+        if check["verdict"] != previous and check["verdict"] != "healthy":
+            signals.annotate(check["verdict"], (check["step"], 1.02), xycoords=("data", "axes fraction"), fontsize=8, color="#a00000")
+        previous = check["verdict"]
+    for step in rollbacks:
+        for axes in (losses, signals):
+            axes.axvline(step, color="#4040a0", linestyle="--", linewidth=1)
+        signals.annotate("rollback", (step, 0.95), xycoords=("data", "axes fraction"), fontsize=8, color="#4040a0")
+    losses.set_ylabel("loss (moving average of 25 steps)")
+    losses.set_title("Training losses and health checks (green: healthy, red: trouble)")
+    signals.set_ylabel("health signal")
+    signals.set_xlabel("step")
+    for axes in (losses, signals):
+        axes.grid(alpha=0.3)
+        axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(output)

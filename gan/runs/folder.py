@@ -42,6 +42,7 @@ class RunDir:
         self.images = self.root / "images"
         self.models = self.root / "models"
         self.tensorboard = self.root / "tensorboard"
+        self.health = self.root / "health.jsonl"
 
     def make_folders(self) -> None:
         for folder in (self.images, self.models, self.tensorboard):
@@ -232,11 +233,18 @@ def _staging(models: Path) -> Path:
     return staging
 
 
-def prune_checkpoints(run: RunDir, keep: int) -> None:
-    """Delete all but the newest `keep` checkpoints (0 keeps all), state file first."""
+def delete_checkpoint(checkpoint: Checkpoint) -> None:
+    """Remove a checkpoint's files, the state file first, so it is never half there."""
+    for path in (checkpoint.state, checkpoint.generator, checkpoint.discriminator, checkpoint.ema_generator):
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def prune_checkpoints(run: RunDir, keep: int, spare: int | None = None) -> None:
+    """Delete all but the newest `keep` checkpoints (0 keeps all) and the one of step
+    `spare` (the newest healthy one, which a rollback may need)."""
     if keep == 0:
         return
     for old in list_checkpoints(run)[:-keep]:
-        for path in (old.state, old.generator, old.discriminator, old.ema_generator):
-            if path is not None:
-                path.unlink(missing_ok=True)
+        if old.step != spare:
+            delete_checkpoint(old)

@@ -15,6 +15,7 @@ from gan.settings.choices import (
     INITS,
     LOSS_NAMES,
     ON_NAN,
+    ON_TROUBLE,
     PRECISIONS,
     UPSAMPLES,
 )
@@ -32,7 +33,7 @@ CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached r
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
 # Settings a resumed run may change: none of them alters what the networks compute.
 CHANGEABLE_ON_RESUME = (
-    "steps", "sample_every", "save_every", "keep", "on_nan", "eval_every", "eval_real", "eval_count", "inception_weights",
+    "steps", "sample_every", "save_every", "keep", "on_nan", "on_trouble", "health_every", "eval_every", "eval_real", "eval_count", "inception_weights",
     "distribute",
 )
 
@@ -87,6 +88,8 @@ class TrainConfig:
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
+    health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps (0: every --sample-every)", group="schedule")
+    on_trouble: str = _setting("warn", "when a health check finds trouble: warn (say so and go on), stop (checkpoint, then stop with the remedy), or rollback (to the newest healthy checkpoint, with the remedy applied; at most 3 times)", group="schedule", choices=ON_TROUBLE)
     data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM", group="data", choices=DATA_CACHES)
 
     def validate(self) -> None:
@@ -116,6 +119,10 @@ class TrainConfig:
             raise UserError(f"--label-noise must be in [0, 0.5); received {self.label_noise}")
         if not isinstance(self.keep, int) or self.keep < 0:
             raise UserError(f"--keep must be zero (keep all) or a positive integer; received {self.keep}")
+        if not isinstance(self.health_every, int) or self.health_every < 0:
+            raise UserError(f"--health-every must be zero (every --sample-every) or a positive integer; received {self.health_every}")
+        if self.on_trouble not in ON_TROUBLE:
+            raise UserError(f"--on-trouble must be one of {', '.join(ON_TROUBLE)}; received {self.on_trouble!r}")
         if self.on_nan not in ON_NAN:
             raise UserError(f"--on-nan must be one of {', '.join(ON_NAN)}; received {self.on_nan!r}")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:

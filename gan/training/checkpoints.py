@@ -24,18 +24,39 @@ from gan.training.builders import join_networks
 from gan.training.step import DCGAN
 
 
-def save(run: RunDir, step: int, model: DCGAN, best_fid: float, keep: int) -> None:
-    """Checkpoint `model` after `step` steps, then drop all but the newest `keep`."""
+def save(run: RunDir, step: int, model: DCGAN, best_fid: float, keep: int, health: dict, spare: int | None) -> None:
+    """Checkpoint `model` after `step` steps with the doctor's state `health`, then drop
+    all but the newest `keep` and the checkpoint of step `spare`."""
     state = {
         "step": step,
         "seed_generator_state": keras.ops.convert_to_numpy(model.seed_generator.state.value).tolist(),
         "best_fid": best_fid if math.isfinite(best_fid) else None,
+        "health": health,
     }
+    save_checkpoint(run, step, _networks(model), state)
+    prune_checkpoints(run, keep, spare)
+
+
+def _networks(model: DCGAN) -> dict[str, keras.Model]:
+    """The networks a checkpoint holds, by save name."""
     networks = {"generator": model.generator, "discriminator": model.discriminator}
     if model.sampler is not model.generator:
         networks["ema_generator"] = model.sampler
-    save_checkpoint(run, step, networks, state)
-    prune_checkpoints(run, keep)
+    return networks
+
+
+def restore_into(model: DCGAN, checkpoint: Checkpoint) -> dict:
+    """Put a checkpoint's weights, optimizer states and noise state into the running
+    `model` in place (its compiled step stays valid); return the checkpoint's state."""
+    for name, network in _networks(model).items():
+        saved = keras.saving.load_model(getattr(checkpoint, name), safe_mode=True)
+        network.set_weights(saved.get_weights())
+        if network.optimizer is not None and saved.optimizer is not None:
+            for variable, value in zip(network.optimizer.variables, saved.optimizer.variables):
+                variable.assign(value)
+    state = checkpoint.read_state()
+    model.seed_generator.state.assign(np.asarray(state["seed_generator_state"], dtype="int64"))
+    return state
 
 
 def restore_newest(config: TrainConfig, run: RunDir) -> tuple[DCGAN, Checkpoint, dict]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan.runs.text_log import format_log_line
+from gan.runs.health_log import HEALTHY
+from gan.runs.text_log import format_log_line, truncate_log
 
 SCALARS = {
     "d_real_loss": "loss/discriminator_real",
@@ -15,6 +16,8 @@ SCALARS = {
     "d_real": "discriminator/D(x)",
     "d_fake": "discriminator/D(G(z))",
 }
+
+HEALTH_SCALARS = ("diversity", "spectrum_gap", "pixel_gap")
 
 
 class TrainingLog:
@@ -27,6 +30,7 @@ class TrainingLog:
         import tensorflow as tf
 
         self._tf = tf
+        self._path = log_path
         self._file = open(log_path, "a", encoding="utf-8")
         self._writer = tf.summary.create_file_writer(str(tensorboard_dir))
 
@@ -37,10 +41,25 @@ class TrainingLog:
             for key, tag in SCALARS.items():
                 self._tf.summary.scalar(tag, figures[key])
 
+    def cut_at(self, steps: int) -> None:
+        """Drop the lines of step `steps` on (a rollback's abandoned steps) and go on appending."""
+        self._file.close()
+        truncate_log(self._path, steps)
+        self._file = open(self._path, "a", encoding="utf-8")
+
     def metrics(self, step: int, result: dict[str, float]) -> None:
         with self._writer.as_default(step=step):
             for key in ("fid", "kid", "precision", "recall"):
                 self._tf.summary.scalar(f"metrics/{key}", result[key])
+
+    def health(self, step: int, verdict: str, signals: dict[str, float]) -> None:
+        """The health signals as scalars, and the verdict as text and as 1 (healthy) or 0."""
+        with self._writer.as_default(step=step):
+            for key in HEALTH_SCALARS:
+                if key in signals:
+                    self._tf.summary.scalar(f"health/{key}", signals[key])
+            self._tf.summary.scalar("health/healthy", float(verdict == HEALTHY))
+            self._tf.summary.text("health/verdict", verdict)
 
     def image(self, tag: str, step: int, grid: np.ndarray) -> None:
         with self._writer.as_default(step=step):

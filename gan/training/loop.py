@@ -24,7 +24,8 @@ from gan.evaluation.evaluator import append_metrics, format_metrics
 from gan.pictures.grids import make_grid, save_png, to_uint8
 from gan.runs.folder import save_model
 from gan.settings.config import TrainConfig
-from gan.training import checkpoints, distribute
+from gan.training import checkpoints, distribute, rollback
+from gan.training.health import HealthMonitor, TroubleFound
 from gan.training.log import SCALARS, TrainingLog
 from gan.training.session import Session, open_session
 from gan.training.signals import StopSignals
@@ -52,26 +53,39 @@ def run_loop(session: Session, show_progress: bool = True) -> Path:
         config, session.start, show_progress
     ) as bar:
         interval = IntervalMeans(config.batch_size)
-        outputs = RunOutputs(session, log, bar, interval)
-        recorder = StepRecorder(session, log, bar, interval, outputs)
+        health = HealthMonitor(config, run, session.reference, session.health, session.health_records, log, bar)
+        outputs = RunOutputs(session, log, bar, interval, health)
+        recorder = StepRecorder(session, log, bar, interval, outputs, health)
         # The untrained generator's fixed-noise grid opens a new run's pictures.
         if session.start == 0:
             outputs.fixed_grid(0)
-        for step in range(session.start, config.steps):
-            # Dispatch this step, then record the previous one while the device runs it:
-            # reading a step's losses waits for the device, so it is done one step late.
-            figures = session.train_step(next(session.batches))
-            recorder.hold(step, figures)
-            done = step + 1
-            # Evaluations, checkpoints and stops need this step's state: drain first.
-            if outputs.due(done) or stop.received is not None:
-                recorder.drain()
-                outputs.after(done)
-            if stop.received is not None:
-                raise outputs.stopped_by(stop.received, done)
-        recorder.drain()
+        start = session.start
+        # A rollback (--on-trouble rollback) sends the run back to an earlier step.
+        while start < config.steps:
+            try:
+                start = _train_steps(session, start, recorder, outputs, stop)
+            except TroubleFound as trouble:
+                start = outputs.after_trouble(trouble, recorder)
     print(f"Done: {config.steps} steps. Grids in {run.images}, models in {run.models}")
     return run.root
+
+
+def _train_steps(session: Session, start: int, recorder: StepRecorder, outputs: RunOutputs, stop: StopSignals) -> int:
+    """Train from step `start` to the last; return the number of steps run in all."""
+    for step in range(start, session.config.steps):
+        # Dispatch this step, then record the previous one while the device runs it:
+        # reading a step's losses waits for the device, so it is done one step late.
+        figures = session.train_step(next(session.batches))
+        recorder.hold(step, figures)
+        done = step + 1
+        # Evaluations, checkpoints and stops need this step's state: drain first.
+        if outputs.due(done) or stop.received is not None:
+            recorder.drain()
+            outputs.after(done)
+        if stop.received is not None:
+            raise outputs.stopped_by(stop.received, done)
+    recorder.drain()
+    return session.config.steps
 
 
 def _progress_bar(config: TrainConfig, start: int, show_progress: bool) -> tqdm:
@@ -119,8 +133,8 @@ class RunOutputs:
     """What the run writes at intervals (fixed-noise grids, checkpoints, evaluations, the
     best generator) and the two ways it ends early; it knows the newest checkpoint."""
 
-    def __init__(self, session: Session, log: TrainingLog, bar: tqdm, interval: IntervalMeans):
-        self.session, self.log, self.bar, self.interval = session, log, bar, interval
+    def __init__(self, session: Session, log: TrainingLog, bar: tqdm, interval: IntervalMeans, health: HealthMonitor):
+        self.session, self.log, self.bar, self.interval, self.health = session, log, bar, interval, health
         self.config, self.run, self.model = session.config, session.run, session.model
         self.last_checkpoint = session.start
         self.best_fid = session.best_fid
@@ -157,6 +171,7 @@ class RunOutputs:
         self.interval.exclude(time.perf_counter() - started)
         self.log.metrics(done, result)
         append_metrics(self.run.root, {"step": done, **result})
+        self.health.saw_fid(result["fid"])
         self.bar.write(f"step {done}: {format_metrics(result)}")
         if result["fid"] < self.best_fid:
             self.best_fid = result["fid"]
@@ -165,7 +180,9 @@ class RunOutputs:
     def checkpoint(self, done: int) -> None:
         self.fixed_grid(done)
         try:
-            checkpoints.save(self.run, done, self.model, self.best_fid, self.config.keep)
+            spare = rollback.healthy_checkpoint(self.session, self.health.state)
+            checkpoints.save(self.run, done, self.model, self.best_fid, self.config.keep, self.health.checkpoint_state(),
+                             spare and spare.step)
         except OSError as error:
             raise RunStopped(
                 f"error: could not save the checkpoint of step {done}: {error}. "
@@ -184,6 +201,28 @@ class RunOutputs:
             f"Resume with: python train.py --resume {self.run.root}",
             exit_code=128 + signum,
         )
+
+    def after_trouble(self, trouble: TroubleFound, recorder: "StepRecorder") -> int:
+        """Roll back (--on-trouble rollback, where one is possible) and return the step to go
+        on from; else record the step in flight, checkpoint, and raise RunStopped."""
+        reason = rollback.refusal(self.session, self.health.state) if self.config.on_trouble == "rollback" else ""
+        if reason is None:
+            recorder.discard()
+            step = rollback.roll_back(self.session, self.health, trouble)
+            self.log.cut_at(step)
+            self.last_checkpoint = step
+            self.bar.write(f"health: rolled back to step {step} (rollback {self.health.state.rollbacks} of "
+                           f"{rollback.MAX_ROLLBACKS}); learning rates now --lr-g {self.session.config.lr_g:g} "
+                           f"--lr-d {self.session.config.lr_d:g}")
+            self.bar.n = step
+            self.interval.reset()
+            return step
+        self.health.acting = False
+        recorder.drain()
+        done = recorder.applied
+        if self.last_checkpoint != done:
+            self.checkpoint(done)
+        raise rollback.stopped(self.session, trouble, done, reason)
 
     def diverged(self, problem: str) -> RunStopped:
         if self.last_checkpoint:
@@ -210,30 +249,45 @@ class StepRecorder:
     still caught one step after it happens, before any checkpoint could save it.
     """
 
-    def __init__(self, session: Session, log: TrainingLog, bar: tqdm, interval: IntervalMeans, outputs: RunOutputs):
+    def __init__(self, session: Session, log: TrainingLog, bar: tqdm, interval: IntervalMeans, outputs: RunOutputs,
+                 health: HealthMonitor):
         self.config, self.run, self.log, self.bar = session.config, session.run, log, bar
-        self.interval, self.outputs = interval, outputs
+        self.interval, self.outputs, self.health = interval, outputs, health
         self.pending: tuple[int, dict] | None = None
+        self.applied = session.start  # steps whose updates the networks hold
         self.undone_in_a_row = 0
 
     def hold(self, step: int, figures: dict) -> None:
-        """Record the step held so far, then hold this one."""
-        self.drain()
-        self.pending = (step, figures)
+        """Hold this step, then record the one held so far."""
+        previous, self.pending, self.applied = self.pending, (step, figures), step + 1
+        self._record(previous)
 
     def drain(self) -> None:
         """Record the held step now, if there is one."""
-        if self.pending is None:
+        held, self.pending = self.pending, None
+        self._record(held)
+
+    def discard(self) -> None:
+        """Forget the held step: a rollback undoes it."""
+        self.pending = None
+
+    def _record(self, held: tuple[int, dict] | None) -> None:
+        if held is None:
             return
-        (step, figures), self.pending = self.pending, None
+        step, figures = held
         scalars = {key: float(figures[key]) for key in SCALARS}
         self.log.step(step, scalars)
         if all(math.isfinite(scalars[key]) for key in LOSSES):
             self.undone_in_a_row = 0
             self.interval.add(scalars)
-            if step % self.config.sample_every == 0:
+            self.health.add(scalars)
+            sampled, checked = step % self.config.sample_every == 0, self.health.due(step)
+            if sampled or checked:
                 pixels = keras.ops.convert_to_numpy(figures["samples"])
+            if sampled:
                 _save_grid(self.log, "samples", step, pixels, self.run.sample_grid(step))
+            if checked:
+                self.health.check(step, pixels)
         else:
             self._not_finite(step, scalars, undone="undone" in figures)
         self._show(scalars)
@@ -241,10 +295,12 @@ class StepRecorder:
     def _not_finite(self, step: int, scalars: dict[str, float], undone: bool) -> None:
         if not undone:
             losses = ", ".join(f"{key} {scalars[key]}" for key in LOSSES)
+            self.health.non_finite(step, scalars)
             raise self.outputs.diverged(f"a loss is not finite at step {step} ({losses})")
         self.undone_in_a_row += 1
         self.bar.write(f"step {step}: a loss is not finite; the step's updates were undone (--on-nan skip)")
         if self.undone_in_a_row == MAX_UNDONE_IN_A_ROW:
+            self.health.non_finite(step, scalars)
             raise self.outputs.diverged(f"the last {MAX_UNDONE_IN_A_ROW} steps all had non-finite losses")
 
     def _show(self, scalars: dict[str, float]) -> None:

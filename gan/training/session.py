@@ -17,11 +17,15 @@ import numpy as np
 
 from gan.data.folders import open_training_data
 from gan.evaluation.evaluator import Evaluator
+from gan.evaluation.health_rules import HealthState
+from gan.evaluation.health_signals import RealReference
 from gan.runs.folder import RunDir, check_out_folder, claim_run_folder
+from gan.runs.health_log import truncate_health
 from gan.runs.text_log import truncate_log
 from gan.settings.config import TrainConfig
 from gan.training import checkpoints, distribute, precision
-from gan.training.builders import build_dcgan
+from gan.training.builders import build_dcgan, build_networks
+from gan.training.health import real_reference, untrained_signals
 from gan.training.preflight import run_preflight
 from gan.training.step import DCGAN
 
@@ -38,7 +42,11 @@ class Session:
     best_fid: float  # the best FID so far (inf before the first evaluation)
     train_step: Callable[[object], dict]
     batches: Iterator
+    batches_from: Callable[[int], Iterator]  # the batch stream as it runs from a given step on
     evaluator: Evaluator | None  # with --eval-every only
+    reference: RealReference  # the real images' side of every health signal
+    health: HealthState  # the doctor's memory, restored with the checkpoint
+    health_records: int  # lines of health.jsonl written up to the start
 
 
 def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution) -> Session:
@@ -62,6 +70,13 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
         else:
             run, model, fixed_noise, start, state = _resumed_run(config, resume)
     run_preflight(config, image_data, model, distribution.replicas)
+    reference = real_reference(image_data, config)
+    health, health_records = _health_state(config, model, fixed_noise, state, reference)
+    truncate_health(run.health, health_records)
+
+    def batches_from(step: int) -> Iterator:
+        return iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=step)))
+
     evaluator = (
         Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
         if config.eval_every else None
@@ -74,9 +89,27 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
         start=start,
         best_fid=math.inf if state.get("best_fid") is None else state["best_fid"],
         train_step=distribution.compiled_step(model, jit_compile=config.xla),
-        batches=iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=start))),
+        batches=batches_from(start),
+        batches_from=batches_from,
         evaluator=evaluator,
+        reference=reference,
+        health=health,
+        health_records=health_records,
     )
+
+
+def _health_state(config: TrainConfig, model: DCGAN, fixed_noise: np.ndarray, state: dict,
+                  reference: RealReference) -> tuple[HealthState, int]:
+    """The doctor's memory and its count of health.jsonl lines, as the checkpoint left
+    them; a new run (or one from before the doctor) starts it from the untrained
+    generator's images: this run's own, or a freshly built one's."""
+    saved = dict(state.get("health") or {})
+    records = saved.pop("records", 0)
+    if saved:
+        return HealthState.from_json(saved), records
+    generator = model.generator if not state else build_networks(config)[0]
+    noise = fixed_noise[: max(2, min(len(fixed_noise), config.batch_size))]
+    return HealthState(baseline=untrained_signals(generator, noise, reference)), records
 
 
 def _resolve_precision(config: TrainConfig) -> TrainConfig:

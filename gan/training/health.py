@@ -1,0 +1,131 @@
+"""The training doctor, live: every --health-every steps it judges the step's samples and
+the discriminator's scores since the last check (gan.evaluation.health_rules), appends
+the verdict to RUN/health.jsonl, says so on the console and in TensorBoard when the
+verdict changes, and acts on trouble as --on-trouble asks: warn, stop, or roll back.
+
+A check costs a few milliseconds of host work on samples the step has already made,
+well under 2% of training (bench/doctor_cost.py measures it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from gan.data.folders import ImageSet, ImageStream
+from gan.data.survey import decoded_sample
+from gan.evaluation.health_rules import REMEDIES, TROUBLES, Finding, HealthState, judge
+from gan.evaluation.health_signals import RealReference
+from gan.runs.folder import RunDir
+from gan.runs.health_log import HEALTHY, append_health
+from gan.settings.config import TrainConfig
+from gan.training.log import TrainingLog
+
+REFERENCE_IMAGES = 256  # real images the samples are compared with, evenly spread over the data
+WINDOW_KEYS = ("d_real_loss", "d_fake_loss", "g_loss", "d_real", "d_fake")
+PROBABILITY_LOSSES = ("bce",)  # losses whose discriminator outputs are probabilities, not raw scores
+
+
+class TroubleFound(Exception):
+    """Raised by a check whose new verdict is a trouble, with --on-trouble stop or rollback."""
+
+    def __init__(self, step: int, finding: Finding):
+        super().__init__(finding.verdict)
+        self.step, self.finding = step, finding
+
+
+def real_reference(image_data: ImageSet | ImageStream, config: TrainConfig) -> RealReference:
+    """The signals of REFERENCE_IMAGES real images evenly spread over the data, in [-1, 1]
+    as training sees them."""
+    if isinstance(image_data, ImageSet):
+        spacing = max(1, len(image_data.images) // REFERENCE_IMAGES)
+        pixels = image_data.images[::spacing][:REFERENCE_IMAGES]
+    else:
+        pixels = decoded_sample(image_data.paths, REFERENCE_IMAGES, config.image_size, config.channels)
+    return RealReference(pixels.astype(np.float32) / 127.5 - 1.0)
+
+
+def untrained_signals(generator: keras.Model, noise: np.ndarray, reference: RealReference) -> dict[str, float]:
+    """The signals of an untrained generator's images, the baseline `realism` divides by.
+
+    Drawn in training mode (batch statistics), as the untrained network really draws;
+    its batch-norm averages are put back after, so the run is the same to the bit.
+    """
+    averages = [keras.ops.copy(variable.value) for variable in generator.non_trainable_variables]
+    pixels = keras.ops.convert_to_numpy(generator(noise, training=True))
+    for variable, value in zip(generator.non_trainable_variables, averages):
+        variable.assign(value)
+    return reference.signals(pixels.astype(np.float32))
+
+
+class HealthMonitor:
+    """Judges the run at its checks; its state goes into every checkpoint."""
+
+    def __init__(self, config: TrainConfig, run: RunDir, reference: RealReference, state: HealthState, records: int,
+                 log: TrainingLog, bar: tqdm):
+        self.config, self.run, self.log, self.bar = config, run, log, bar
+        self.reference = reference
+        self.state, self.records = state, records
+        self.every = config.health_every or config.sample_every
+        self.latest_fid: float | None = None
+        self.acting = config.on_trouble != "warn"  # whether a trouble raises TroubleFound
+        if not state.window:
+            self.reset_window()
+
+    def reset_window(self) -> None:
+        self.state.window, self.state.window_steps = dict.fromkeys(WINDOW_KEYS, 0.0), 0
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def add(self, scalars: dict[str, float]) -> None:
+        """One step's losses and scores, into the means of the window since the last check."""
+        for key in WINDOW_KEYS:
+            self.state.window[key] += scalars[key]
+        self.state.window_steps += 1
+
+    def saw_fid(self, fid: float) -> None:
+        self.latest_fid = fid
+
+    def check(self, step: int, samples: np.ndarray) -> Finding:
+        """Judge step `step` from its samples and the window; write and show the verdict.
+
+        Raises TroubleFound when the verdict turns to a trouble and --on-trouble is not warn.
+        """
+        signals = self.reference.signals(samples.astype(np.float32))
+        signals.update({key: self.state.window[key] / max(self.state.window_steps, 1) for key in WINDOW_KEYS})
+        if self.latest_fid is not None and math.isfinite(self.latest_fid):
+            signals["fid"] = self.latest_fid
+        self.reset_window()
+        first_check = self.state.first is None
+        finding = judge(signals, self.state, step, self.config.loss in PROBABILITY_LOSSES)
+        self.write(finding.record(step))
+        self.log.health(step, finding.verdict, signals)
+        if finding.changed or first_check:
+            self.bar.write(describe(step, finding.verdict))
+        if finding.changed and not finding.healthy and self.acting:
+            raise TroubleFound(step, finding)
+        return finding
+
+    def non_finite(self, step: int, scalars: dict[str, float]) -> None:
+        """The line of a run about to stop on a non-finite loss: it diverged."""
+        losses = {key: str(scalars[key]) for key in WINDOW_KEYS[:3]}
+        self.write(Finding("diverging", {"non_finite_losses": losses}).record(step))
+
+    def write(self, record: dict) -> None:
+        append_health(self.run.health, record)
+        self.records += 1
+
+    def checkpoint_state(self) -> dict:
+        """What a checkpoint keeps of the doctor: its memory and how many lines it wrote."""
+        return {**self.state.to_json(), "records": self.records}
+
+
+def describe(step: int, verdict: str) -> str:
+    """The console line for a verdict that changed."""
+    if verdict == HEALTHY:
+        return f"health: step {step}: healthy"
+    return f"health: step {step}: {verdict}: {TROUBLES[verdict]}. {REMEDIES[verdict]}"

@@ -1,0 +1,91 @@
+"""--on-trouble stop and rollback: what the run does once a health check names a trouble.
+
+A rollback puts the newest healthy checkpoint back into the running networks, applies
+the trouble's remedy (health_rules.ROLLBACK_CHANGES: learning-rate factors), forgets the
+abandoned steps' checkpoints (the loop cuts their log lines) and goes on from that checkpoint's step,
+with the data stream where it was then. It is written to health.jsonl, the console and
+config.json, whose learning rates become the new ones, so a resumed run goes on exactly
+as the uninterrupted one would. After MAX_ROLLBACKS the run stops instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gan.errors import RunStopped
+from gan.evaluation.health_rules import REMEDIES, ROLLBACK_CHANGES, TROUBLES, HealthState
+from gan.runs.folder import Checkpoint, delete_checkpoint, list_checkpoints
+from gan.runs.health_log import HEALTHY
+from gan.training import checkpoints
+from gan.training.health import HealthMonitor, TroubleFound
+from gan.training.session import Session
+
+MAX_ROLLBACKS = 3
+
+
+def healthy_checkpoint(session: Session, state: HealthState) -> Checkpoint | None:
+    """The newest checkpoint saved while the run was healthy and not later than its last
+    healthy check (a checkpoint's generator made that check's samples, or earlier ones)."""
+    if state.last_healthy_step is None:
+        return None
+    for checkpoint in reversed(list_checkpoints(session.run)):
+        if checkpoint.step <= state.last_healthy_step and _saved_healthy(checkpoint):
+            return checkpoint
+    return None
+
+
+def _saved_healthy(checkpoint: Checkpoint) -> bool:
+    health = checkpoint.read_state().get("health") or {}
+    return health.get("verdict") == HEALTHY and health.get("pending") is None
+
+
+def stopped(session: Session, trouble: TroubleFound, step: int, reason: str = "") -> RunStopped:
+    verdict = trouble.finding.verdict
+    return RunStopped(
+        f"error: health check at step {trouble.step}: {verdict}: {TROUBLES[verdict]}. {reason}"
+        f"Stopped with a checkpoint at step {step}; see python doctor.py {session.run.root}. {REMEDIES[verdict]}",
+        exit_code=1,
+    )
+
+
+def refusal(session: Session, state: HealthState) -> str | None:
+    """Why the run cannot roll back now (None: it can)."""
+    if state.rollbacks >= MAX_ROLLBACKS:
+        return f"It has rolled back {state.rollbacks} times already, the most --on-trouble rollback allows. "
+    if healthy_checkpoint(session, state) is None:
+        return "No checkpoint was saved while the run was healthy, so there is nothing to roll back to. "
+    return None
+
+
+def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound) -> int:
+    """Roll the run back to its newest healthy checkpoint with the remedy applied (check
+    `refusal` first); return the step it goes on from."""
+    verdict, state = trouble.finding.verdict, monitor.state
+    target = healthy_checkpoint(session, state)
+    saved = checkpoints.restore_into(session.model, target)
+    changes = _apply_remedy(session, verdict)
+    for newer in list_checkpoints(session.run):
+        if newer.step > target.step:
+            delete_checkpoint(newer)
+    session.batches = session.batches_from(target.step)
+    saved_health = dict(saved.get("health") or {})
+    saved_health.pop("records", None)
+    monitor.state = HealthState.from_json({**saved_health, "rollbacks": state.rollbacks + 1})
+    monitor.write({"step": trouble.step, "event": "rollback", "verdict": verdict, "to_step": target.step,
+                   "changes": changes, "rollbacks": state.rollbacks + 1, "remedy": REMEDIES[verdict]})
+    return target.step
+
+
+def _apply_remedy(session: Session, verdict: str) -> dict:
+    """The learning rates the remedy names, scaled in the optimizers and in config.json;
+    returns each change as {setting: [old, new]}."""
+    optimizers = {"lr_g": session.model.generator.optimizer, "lr_d": session.model.discriminator.optimizer}
+    changes, config = {}, session.config
+    for name, factor in ROLLBACK_CHANGES[verdict].items():
+        old = getattr(config, name)
+        new = old * factor
+        optimizers[name].learning_rate.assign(new)
+        changes[name] = [old, new]
+    session.config = dataclasses.replace(config, **{name: new for name, (_, new) in changes.items()})
+    session.config.save(session.run.config)
+    return changes
