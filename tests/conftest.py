@@ -79,14 +79,14 @@ def tiny_run(data_folder, tmp_path_factory) -> tuple[Path, subprocess.CompletedP
     return out, result
 
 
-def run_train_patched(patch: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_train_patched(patch: str, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run train.py in a fresh interpreter after executing `patch` (Python source), to
-    inject a failure (a kill mid-save, a full disk) into a real run."""
+    inject a failure (a kill mid-save, a full disk) into a real run; `env` adds variables."""
     launcher = f"{patch}\nimport runpy, sys\nsys.argv = ['train.py', *{list(args)!r}]\nrunpy.run_path({str(PROJECT_ROOT / 'train.py')!r}, run_name='__main__')\n"
     return subprocess.run(
         [sys.executable, "-c", launcher],
         cwd=PROJECT_ROOT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT_ROOT)),
+        env=dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(PROJECT_ROOT), **(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

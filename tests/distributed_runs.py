@@ -57,9 +57,9 @@ def _record_copies(path: Path) -> None:
 
     save = checkpoints.save
 
-    def recording(run, step, model, best_fid, keep):
+    def recording(run, step, model, *state):
         _save_copies(path, model)
-        return save(run, step, model, best_fid, keep)
+        return save(run, step, model, *state)
 
     checkpoints.save = recording
 

@@ -31,6 +31,8 @@ def test_round_trips_through_json(tmp_path):
         ({"label_noise": 0.7}, "--label-noise must be in [0, 0.5); received 0.7"),
         ({"seed": -1}, "--seed must be in [0, 2**32); received -1"),
         ({"eval_every": 100}, "--eval-every needs --eval-real FOLDER"),
+        ({"health_every": -1}, "--health-every must be zero (every --sample-every) or a positive integer; received -1"),
+        ({"on_trouble": "panic"}, "--on-trouble must be one of warn, stop, rollback; received 'panic'"),
         ({"eval_every": -1}, "--eval-every must be zero (never) or a positive integer; received -1"),
         ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),

@@ -12,7 +12,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import TINY_FLAGS, run_script, run_train_patched
+from conftest import TINY_FLAGS, needs_jax, run_script, run_train_patched
 
 from gan.runs.folder import RunDir, list_checkpoints
 from gan.runs.health_log import read_health
@@ -37,9 +37,9 @@ rules.condition = condition
 """
 
 
-def train(data_folder, out, *flags, steps=(30, 35), only_first_pass=True):
+def train(data_folder, out, *flags, steps=(30, 35), only_first_pass=True, env=None):
     return run_train_patched(trouble_patch(steps, only_first_pass), "--data", str(data_folder), "--out", str(out),
-                             *FLAGS, *flags)
+                             *FLAGS, *flags, env=env)
 
 
 def discriminator_learning_rate(path) -> float:
@@ -101,6 +101,17 @@ def test_on_trouble_rollback_restores_the_healthy_checkpoint_with_the_remedy(dat
     assert discriminator_learning_rate(newest.discriminator) == pytest.approx(1e-4)
     doctor = run_script("doctor.py", str(out))
     assert doctor.returncode == 0 and "Rolled back 1 time(s)" in doctor.stdout
+
+
+@needs_jax
+def test_a_rollback_in_the_jax_engine_goes_on_with_the_new_learning_rate(data_folder, tmp_path):
+    out = tmp_path / "run"
+    result = train(data_folder, out, "--on-trouble", "rollback", env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0, result.stderr
+    assert "rolled back to step 20" in result.stdout
+    assert read_log(out / "training_log.txt").steps.tolist() == list(range(60))
+    newest = list_checkpoints(RunDir(out, 60))[-1]
+    assert discriminator_learning_rate(newest.discriminator) == pytest.approx(1e-4)
 
 
 def test_rollbacks_are_bounded(data_folder, tmp_path):

@@ -54,6 +54,7 @@ def test_mean_pairwise_distance_of_two_images():
     images = np.zeros((2, 2, 2, 1), np.float32)
     images[1] = 1.0
     assert mean_pairwise_distance(images) == pytest.approx(1.0)
+    assert mean_pairwise_distance(images[:1]) == 0.0
 
 
 BASELINE = {"diversity": 0.7, "spectrum_gap": 1.0, "pixel_gap": 0.4}
@@ -145,3 +146,10 @@ def test_timeline_groups_checks_and_a_rollback_drops_the_abandoned_checks():
     assert [r["step"] for r in surviving_checks(records)] == [0, 100, 200, 300, 400]
     assert final_verdict(records) == "healthy"
     assert any("Rolled back 1 time" in line for line in report(records))
+
+
+@pytest.mark.parametrize("margin, network", [(0.8, "lr_g"), (-0.1, "lr_d")])
+def test_a_stuck_run_rolls_back_with_the_idle_network_sped_up(margin, network):
+    changes = health_rules.rollback_changes("g_stuck_noise", {"d_margin": {"value": margin}})
+    assert changes == {network: health_rules.STUCK_SPEED_UP}
+    assert health_rules.rollback_changes("d_wins", {}) == {"lr_d": 0.5}

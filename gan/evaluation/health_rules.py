@@ -22,7 +22,7 @@ STUCK_REALISM = 0.75  # realism above this after the warm-up: the samples are st
 COLLAPSE_DIVERSITY = 0.3  # samples less than this varied, relative to real batches: mode collapse
 D_WINS_MARGIN = 0.6  # D's mean score gap between reals and fakes (probabilities) at or above this: D wins
 REGRESS_FACTOR = 2.0  # realism this many times its best (and REGRESS_MARGIN above it): quality regressing
-REGRESS_MARGIN = 0.15
+REGRESS_MARGIN = 0.25
 FID_REGRESS_FACTOR = 1.3  # with --eval-every: FID this many times its best
 LOSS_EXPLOSION = 100.0  # a loss this many times its first check's (and above 1): diverging
 LOSS_KEYS = ("d_real_loss", "d_fake_loss", "g_loss")
@@ -35,7 +35,7 @@ TROUBLES = {
     "quality_regressing": "the samples were closer to the data earlier in this run and have got clearly worse since",
 }
 REMEDIES = {
-    "g_stuck_noise": "Start again with a larger generator learning rate (--lr-g; the recipe's is 1.5e-4) or, if --lr-d is far above it, a smaller --lr-d.",
+    "g_stuck_noise": "Start again with learning rates nearer the recipe's (--lr-g 1.5e-4, --lr-d 2e-4): raise the one far below them, usually --lr-g.",
     "d_wins": "Halve the discriminator's learning rate (--lr-d), or make its job harder: --diffaugment color,translation,cutout or --r1 1 with --loss logits.",
     "mode_collapse": "Lower both learning rates (--lr-g, --lr-d), or add --mbstd so the discriminator sees each batch's variety.",
     "diverging": "Halve both learning rates (--lr-g, --lr-d), or use --loss hinge --spectral-norm for a more stable discriminator.",
@@ -47,8 +47,17 @@ ROLLBACK_CHANGES = {
     "mode_collapse": {"lr_g": 0.5, "lr_d": 0.5},
     "diverging": {"lr_g": 0.5, "lr_d": 0.5},
     "quality_regressing": {"lr_g": 0.5, "lr_d": 0.5},
-    "g_stuck_noise": {"lr_g": 10.0},
 }
+STUCK_SPEED_UP = 10.0  # g_stuck_noise: the learning rate of the network that is not learning, times this
+
+
+def rollback_changes(verdict: str, evidence: dict) -> dict[str, float]:
+    """Learning-rate factors the rollback of `verdict` applies. A stuck generator facing a
+    discriminator that tells its output from the data (margin at D_WINS_MARGIN or more) is
+    the one not learning; facing one that cannot, the discriminator is."""
+    if verdict != "g_stuck_noise":
+        return ROLLBACK_CHANGES[verdict]
+    return {"lr_g" if evidence["d_margin"]["value"] >= D_WINS_MARGIN else "lr_d": STUCK_SPEED_UP}
 
 
 def realism(signals: dict[str, float], baseline: dict[str, float]) -> float:

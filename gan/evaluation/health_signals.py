@@ -27,7 +27,10 @@ def shrink(images: np.ndarray) -> np.ndarray:
 
 
 def mean_pairwise_distance(images: np.ndarray) -> float:
-    """The mean L2 distance between two different images of the set, per pixel value."""
+    """The mean L2 distance between two different images of the set, per pixel value (0
+    for a set of one)."""
+    if len(images) < 2:
+        return 0.0
     flat = images.reshape(len(images), -1).astype(np.float64)
     squares = (flat**2).sum(axis=1)
     distances = np.sqrt(np.maximum(squares[:, None] + squares[None, :] - 2 * flat @ flat.T, 0))

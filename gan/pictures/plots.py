@@ -89,8 +89,13 @@ def plot_health(history: LossHistory, checks: list[dict], rollbacks: list[int], 
     for key, label in CURVES:
         losses.plot(history.steps, moving_average(getattr(history, key), 25), label=label, linewidth=1)
     steps = [check["step"] for check in checks]
-    for key, label in HEALTH_CURVES:
-        signals.plot(steps, [check["evidence"][key]["value"] for check in checks], marker=".", label=label)
+    judged = [check for check in checks if "realism" in check["evidence"]]  # not the line of a non-finite stop
+    for (key, label), threshold in zip(HEALTH_CURVES, ("stuck_above", "collapse_below")):
+        if not judged:
+            break
+        line, = signals.plot([c["step"] for c in judged], [c["evidence"][key]["value"] for c in judged], marker=".", label=label)
+        limit = judged[0]["evidence"][key][threshold]
+        signals.axhline(limit, color=line.get_color(), linestyle=":", linewidth=1, label=f"{threshold.replace('_', ' ')} {limit}")
     spacing = np.median(np.diff(steps)) if len(steps) > 1 else 1
     previous = None
     for check in checks:

@@ -1,7 +1,7 @@
 """--on-trouble stop and rollback: what the run does once a health check names a trouble.
 
 A rollback puts the newest healthy checkpoint back into the running networks, applies
-the trouble's remedy (health_rules.ROLLBACK_CHANGES: learning-rate factors), forgets the
+the trouble's remedy (health_rules.rollback_changes: learning-rate factors), forgets the
 abandoned steps' checkpoints (the loop cuts their log lines) and goes on from that checkpoint's step,
 with the data stream where it was then. It is written to health.jsonl, the console and
 config.json, whose learning rates become the new ones, so a resumed run goes on exactly
@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from gan.errors import RunStopped
-from gan.evaluation.health_rules import REMEDIES, ROLLBACK_CHANGES, TROUBLES, HealthState
+from gan.evaluation.health_rules import REMEDIES, TROUBLES, HealthState, rollback_changes
 from gan.runs.folder import Checkpoint, delete_checkpoint, list_checkpoints
 from gan.runs.health_log import HEALTHY
 from gan.training import checkpoints
@@ -53,7 +53,9 @@ def refusal(session: Session, state: HealthState) -> str | None:
     if state.rollbacks >= MAX_ROLLBACKS:
         return f"It has rolled back {state.rollbacks} times already, the most --on-trouble rollback allows. "
     if healthy_checkpoint(session, state) is None:
-        return "No checkpoint was saved while the run was healthy, so there is nothing to roll back to. "
+        return ("No checkpoint was saved while the run was healthy, so there is nothing to roll back to "
+                f"(checkpoints come every --save-every {session.config.save_every} steps; fewer steps between "
+                "them give a rollback more to choose from). ")
     return None
 
 
@@ -63,7 +65,7 @@ def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound) -
     verdict, state = trouble.finding.verdict, monitor.state
     target = healthy_checkpoint(session, state)
     saved = checkpoints.restore_into(session.model, target)
-    changes = _apply_remedy(session, verdict)
+    changes = _apply_remedy(session, rollback_changes(verdict, trouble.finding.evidence))
     for newer in list_checkpoints(session.run):
         if newer.step > target.step:
             delete_checkpoint(newer)
@@ -76,12 +78,12 @@ def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound) -
     return target.step
 
 
-def _apply_remedy(session: Session, verdict: str) -> dict:
-    """The learning rates the remedy names, scaled in the optimizers and in config.json;
+def _apply_remedy(session: Session, factors: dict[str, float]) -> dict:
+    """The learning rates scaled by `factors`, in the optimizers and in config.json;
     returns each change as {setting: [old, new]}."""
     optimizers = {"lr_g": session.model.generator.optimizer, "lr_d": session.model.discriminator.optimizer}
     changes, config = {}, session.config
-    for name, factor in ROLLBACK_CHANGES[verdict].items():
+    for name, factor in factors.items():
         old = getattr(config, name)
         new = old * factor
         optimizers[name].learning_rate.assign(new)
