@@ -153,3 +153,17 @@ def test_a_stuck_run_rolls_back_with_the_idle_network_sped_up(margin, network):
     changes = health_rules.rollback_changes("g_stuck_noise", {"d_margin": {"value": margin}})
     assert changes == {network: health_rules.STUCK_SPEED_UP}
     assert health_rules.rollback_changes("d_wins", {}) == {"lr_d": 0.5}
+
+
+def test_a_slow_generator_that_keeps_improving_is_not_stuck():
+    levels = [1.0, 0.99, 0.97, 0.92, 0.87, 0.82, 0.78, 0.74, 0.7]
+    verdicts, _ = run_checks([signals(level, d_real=0.9, d_fake=0.1) for level in levels])
+    assert verdicts == ["healthy"] * len(levels)
+
+
+def test_an_fid_well_above_its_best_is_quality_regressing():
+    sequence = [{**signals(level), "fid": fid} for level, fid in ((1.0, 300.0), (0.4, 80.0), (0.3, 50.0))]
+    sequence += [{**signals(0.3), "fid": 70.0}] * 2
+    verdicts, state = run_checks(sequence)
+    assert verdicts == ["healthy"] * 4 + ["quality_regressing"]
+    assert state.best_fid == 50.0

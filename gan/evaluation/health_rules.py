@@ -19,6 +19,7 @@ from gan.runs.health_log import HEALTHY
 CONFIRM = 2  # checks in a row a condition must hold before it is declared
 WARMUP_STEPS = 300  # before this, a generator may still look like its untrained self
 STUCK_REALISM = 0.75  # realism above this after the warm-up: the samples are still the untrained generator's
+STUCK_PROGRESS = 0.05  # ... unless it fell by more than this share since the check before: slow, not stuck
 COLLAPSE_DIVERSITY = 0.3  # samples less than this varied, relative to real batches: mode collapse
 D_WINS_MARGIN = 0.6  # D's mean score gap between reals and fakes (probabilities) at or above this: D wins
 REGRESS_FACTOR = 2.0  # realism this many times its best (and REGRESS_MARGIN above it): quality regressing
@@ -84,7 +85,9 @@ class HealthState:
     baseline: dict[str, float]  # the untrained generator's signals (see health.untrained_samples)
     first: dict[str, float] | None = None  # the first check's signals and losses
     best_realism: float = math.inf
+    previous_realism: float = math.inf
     best_fid: float = math.inf
+    latest_fid: float | None = None  # the newest evaluation's, with --eval-every
     pending: str | None = None  # a condition seen, not yet confirmed
     pending_count: int = 0
     verdict: str = HEALTHY
@@ -101,6 +104,7 @@ class HealthState:
     def from_json(cls, values: dict) -> "HealthState":
         state = cls(**values)
         state.best_realism = math.inf if state.best_realism is None else state.best_realism
+        state.previous_realism = math.inf if state.previous_realism is None else state.previous_realism
         state.best_fid = math.inf if state.best_fid is None else state.best_fid
         return state
 
@@ -149,7 +153,8 @@ def condition(signals: dict[str, float], state: HealthState, step: int, scores_a
     fid_regressed = "fid" in signals and signals["fid"] > FID_REGRESS_FACTOR * state.best_fid
     if state.best_realism < STUCK_REALISM and (regressed or fid_regressed):
         return ("d_wins" if margin >= D_WINS_MARGIN else "quality_regressing"), evidence
-    if step >= WARMUP_STEPS and level > STUCK_REALISM and state.best_realism >= STUCK_REALISM:
+    learning = level < (1 - STUCK_PROGRESS) * state.previous_realism
+    if step >= WARMUP_STEPS and level > STUCK_REALISM and state.best_realism >= STUCK_REALISM and not learning:
         return "g_stuck_noise", evidence
     return None, evidence
 
@@ -167,7 +172,8 @@ def judge(signals: dict[str, float], state: HealthState, step: int, scores_are_p
         state.pending = trouble
         evidence["seen_in_a_row"] = {"value": state.pending_count, "declared_at": CONFIRM}
         verdict = trouble if state.pending_count >= CONFIRM else (state.verdict if state.verdict != HEALTHY else HEALTHY)
-    state.best_realism = min(state.best_realism, realism(signals, state.baseline))
+    state.previous_realism = realism(signals, state.baseline)
+    state.best_realism = min(state.best_realism, state.previous_realism)
     if "fid" in signals:
         state.best_fid = min(state.best_fid, signals["fid"])
     if verdict == HEALTHY and trouble is None:

@@ -22,8 +22,10 @@ def shrink(images: np.ndarray) -> np.ndarray:
     factor = max(1, images.shape[1] // SIDE)
     if factor == 1:
         return images
-    n, h, w, c = images.shape
-    return images[:, : h - h % factor, : w - w % factor].reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    h, w = images.shape[1] // factor * factor, images.shape[2] // factor * factor
+    # A sum of strided views: several times faster than a mean over a reshaped array's inner axes.
+    total = sum(images[:, dy:h:factor, dx:w:factor] for dy in range(factor) for dx in range(factor))
+    return total / factor**2
 
 
 def mean_pairwise_distance(images: np.ndarray) -> float:
@@ -41,9 +43,11 @@ def mean_pairwise_distance(images: np.ndarray) -> float:
 def log_spectrum(images: np.ndarray) -> np.ndarray:
     """The images' mean power at each spatial frequency radius, as log10 (one value per
     radius): real images fall off with frequency; noise is flat."""
+    import scipy.fft  # in float32, about ten times numpy's float64 FFT here
+
     centred = images - images.mean(axis=(1, 2), keepdims=True)
-    power = np.abs(np.fft.fft2(centred, axes=(1, 2))) ** 2
-    power = power.mean(axis=(0, 3))
+    transform = scipy.fft.fft2(centred, axes=(1, 2))
+    power = (transform.real**2 + transform.imag**2).mean(axis=(0, 3), dtype=np.float64)
     h, w = power.shape
     fy, fx = np.meshgrid(np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w, indexing="ij")
     radius = np.minimum(np.rint(np.hypot(fy, fx)).astype(int), min(h, w) // 2)
@@ -55,7 +59,13 @@ def log_spectrum(images: np.ndarray) -> np.ndarray:
 def pixel_quantiles(images: np.ndarray) -> np.ndarray:
     """Each channel's pixel-value quantiles, (C, len(QUANTILES))."""
     channels = images.shape[-1]
-    return np.quantile(images.reshape(-1, channels), QUANTILES, axis=0).T
+    # One sort and numpy's linear interpolation by hand: np.quantile partitions once per quantile.
+    ordered = np.sort(images.reshape(-1, channels).T, axis=1)
+    positions = QUANTILES * (ordered.shape[1] - 1)
+    below = np.floor(positions).astype(int)
+    above = np.minimum(below + 1, ordered.shape[1] - 1)
+    weight = (positions - below).astype(np.float32)
+    return ordered[:, below] * (1 - weight) + ordered[:, above] * weight
 
 
 class RealReference:

@@ -70,7 +70,6 @@ class HealthMonitor:
         self.reference = reference
         self.state, self.records = state, records
         self.every = config.health_every or config.sample_every
-        self.latest_fid: float | None = None
         self.acting = config.on_trouble != "warn"  # whether a trouble raises TroubleFound
         if not state.window:
             self.reset_window()
@@ -88,7 +87,8 @@ class HealthMonitor:
         self.state.window_steps += 1
 
     def saw_fid(self, fid: float) -> None:
-        self.latest_fid = fid
+        """An evaluation's FID, which the next checks judge as a trend (--eval-every)."""
+        self.state.latest_fid = fid if math.isfinite(fid) else None
 
     def check(self, step: int, samples: np.ndarray) -> Finding:
         """Judge step `step` from its samples and the window; write and show the verdict.
@@ -97,8 +97,8 @@ class HealthMonitor:
         """
         signals = self.reference.signals(samples.astype(np.float32))
         signals.update({key: self.state.window[key] / max(self.state.window_steps, 1) for key in WINDOW_KEYS})
-        if self.latest_fid is not None and math.isfinite(self.latest_fid):
-            signals["fid"] = self.latest_fid
+        if self.state.latest_fid is not None:
+            signals["fid"] = self.state.latest_fid
         self.reset_window()
         first_check = self.state.first is None
         finding = judge(signals, self.state, step, self.config.loss in PROBABILITY_LOSSES)
