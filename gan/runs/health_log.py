@@ -38,12 +38,11 @@ def read_health(path: Path) -> list[dict]:
     return records
 
 
-def truncate_health(path: Path, count: int) -> list[dict]:
+def truncate_health(path: Path, count: int) -> None:
     """Keep the first `count` records, those written before the checkpoint a run resumes
-    from (a rollback makes steps repeat, so a step number cannot mark the cut). Returns them."""
+    from (a rollback makes steps repeat, so a step number cannot mark the cut)."""
     if not path.exists():
-        return []
+        return
     kept = read_health(path)[:count]
     with atomic_write(path) as partial:
         partial.write_text("".join(json.dumps(record) + "\n" for record in kept), encoding="utf-8")
-    return kept

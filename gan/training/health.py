@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from gan.data.folders import ImageSet, ImageStream
 from gan.data.survey import decoded_sample
-from gan.evaluation.health_rules import REMEDIES, TROUBLES, Finding, HealthState, judge
+from gan.evaluation.health_rules import LOSS_KEYS, REMEDIES, TROUBLES, Finding, HealthState, judge
 from gan.evaluation.health_signals import RealReference
 from gan.runs.folder import RunDir
 from gan.runs.health_log import HEALTHY, append_health
@@ -112,7 +112,7 @@ class HealthMonitor:
 
     def non_finite(self, step: int, scalars: dict[str, float]) -> None:
         """The line of a run about to stop on a non-finite loss: it diverged."""
-        losses = {key: str(scalars[key]) for key in WINDOW_KEYS[:3]}
+        losses = {key: str(scalars[key]) for key in LOSS_KEYS}
         self.write(Finding("diverging", {"non_finite_losses": losses}).record(step))
 
     def write(self, record: dict) -> None:
@@ -122,6 +122,13 @@ class HealthMonitor:
     def checkpoint_state(self) -> dict:
         """What a checkpoint keeps of the doctor: its memory and how many lines it wrote."""
         return {**self.state.to_json(), "records": self.records}
+
+
+def saved_health(state: dict) -> tuple[dict, int]:
+    """A checkpoint state's doctor memory, as JSON (empty in checkpoints from before the
+    doctor), and its count of health.jsonl lines: HealthMonitor.checkpoint_state undone."""
+    memory = dict(state.get("health") or {})
+    return memory, memory.pop("records", 0)
 
 
 def describe(step: int, verdict: str) -> str:

@@ -205,10 +205,11 @@ class RunOutputs:
     def after_trouble(self, trouble: TroubleFound, recorder: "StepRecorder") -> int:
         """Roll back (--on-trouble rollback, where one is possible) and return the step to go
         on from; else record the step in flight, checkpoint, and raise RunStopped."""
-        reason = rollback.refusal(self.session, self.health.state) if self.config.on_trouble == "rollback" else ""
+        target = rollback.healthy_checkpoint(self.session, self.health.state)
+        reason = rollback.refusal(self.session, self.health.state, target) if self.config.on_trouble == "rollback" else ""
         if reason is None:
             recorder.discard()
-            step = rollback.roll_back(self.session, self.health, trouble)
+            step = rollback.roll_back(self.session, self.health, trouble, target)
             self.log.cut_at(step)
             self.last_checkpoint = step
             self.bar.write(f"health: rolled back to step {step} (rollback {self.health.state.rollbacks} of "

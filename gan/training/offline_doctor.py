@@ -18,7 +18,7 @@ from PIL import Image
 
 from gan.data.folders import open_image_folder
 from gan.errors import UserError
-from gan.evaluation.health_rules import HealthState, judge
+from gan.evaluation.health_rules import LOSS_KEYS, HealthState, judge
 from gan.pictures.grids import GRID_GAP, grid_columns
 from gan.runs.folder import SAMPLE_SUFFIX
 from gan.runs.text_log import LossHistory
@@ -69,8 +69,8 @@ def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict
         signals = reference.signals(cut_grid(path, config.image_size, config.channels, count))
         window = (history.steps > previous) & (history.steps <= step)
         for key in WINDOW_KEYS:
-            values = getattr(history, key, None) if key.endswith("loss") else None
-            signals[key] = float(values[window].mean()) if values is not None and window.any() else float("nan")
+            known = key in LOSS_KEYS and window.any()  # the text log holds no discriminator scores
+            signals[key] = float(getattr(history, key)[window].mean()) if known else float("nan")
         records.append(judge(signals, state, step, config.loss in PROBABILITY_LOSSES).record(step))
         previous = step
     return records

@@ -17,7 +17,7 @@ from gan.evaluation.health_rules import REMEDIES, TROUBLES, HealthState, rollbac
 from gan.runs.folder import Checkpoint, delete_checkpoint, list_checkpoints
 from gan.runs.health_log import HEALTHY
 from gan.training import checkpoints
-from gan.training.health import HealthMonitor, TroubleFound
+from gan.training.health import HealthMonitor, TroubleFound, saved_health
 from gan.training.session import Session
 
 MAX_ROLLBACKS = 3
@@ -48,31 +48,29 @@ def stopped(session: Session, trouble: TroubleFound, step: int, reason: str = ""
     )
 
 
-def refusal(session: Session, state: HealthState) -> str | None:
-    """Why the run cannot roll back now (None: it can)."""
+def refusal(session: Session, state: HealthState, target: Checkpoint | None) -> str | None:
+    """Why the run cannot roll back to `target` (its `healthy_checkpoint`) now; None: it can."""
     if state.rollbacks >= MAX_ROLLBACKS:
         return f"It has rolled back {state.rollbacks} times already, the most --on-trouble rollback allows. "
-    if healthy_checkpoint(session, state) is None:
+    if target is None:
         return ("No checkpoint was saved while the run was healthy, so there is nothing to roll back to "
                 f"(checkpoints come every --save-every {session.config.save_every} steps; fewer steps between "
                 "them give a rollback more to choose from). ")
     return None
 
 
-def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound) -> int:
-    """Roll the run back to its newest healthy checkpoint with the remedy applied (check
-    `refusal` first); return the step it goes on from."""
+def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound, target: Checkpoint) -> int:
+    """Roll the run back to `target`, its newest healthy checkpoint, with the remedy
+    applied (check `refusal` first); return the step it goes on from."""
     verdict, state = trouble.finding.verdict, monitor.state
-    target = healthy_checkpoint(session, state)
     saved = checkpoints.restore_into(session.model, target)
     changes = _apply_remedy(session, rollback_changes(verdict, trouble.finding.evidence))
     for newer in list_checkpoints(session.run):
         if newer.step > target.step:
             delete_checkpoint(newer)
     session.batches = session.batches_from(target.step)
-    saved_health = dict(saved.get("health") or {})
-    saved_health.pop("records", None)
-    monitor.state = HealthState.from_json({**saved_health, "rollbacks": state.rollbacks + 1})
+    memory, _ = saved_health(saved)
+    monitor.state = HealthState.from_json({**memory, "rollbacks": state.rollbacks + 1})
     monitor.write({"step": trouble.step, "event": "rollback", "verdict": verdict, "to_step": target.step,
                    "changes": changes, "rollbacks": state.rollbacks + 1, "remedy": REMEDIES[verdict]})
     return target.step

@@ -25,7 +25,7 @@ from gan.runs.text_log import truncate_log
 from gan.settings.config import TrainConfig
 from gan.training import checkpoints, distribute, precision
 from gan.training.builders import build_dcgan, build_networks
-from gan.training.health import real_reference, untrained_signals
+from gan.training.health import real_reference, saved_health, untrained_signals
 from gan.training.preflight import run_preflight
 from gan.training.step import DCGAN
 
@@ -103,8 +103,7 @@ def _health_state(config: TrainConfig, model: DCGAN, fixed_noise: np.ndarray, st
     """The doctor's memory and its count of health.jsonl lines, as the checkpoint left
     them; a new run (or one from before the doctor) starts it from the untrained
     generator's images: this run's own, or a freshly built one's."""
-    saved = dict(state.get("health") or {})
-    records = saved.pop("records", 0)
+    saved, records = saved_health(state)
     if saved:
         return HealthState.from_json(saved), records
     generator = model.generator if not state else build_networks(config)[0]
