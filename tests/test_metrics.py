@@ -208,7 +208,10 @@ CHANNEL_DIVISOR = 16  # every channel count of the network is a multiple of it
 def small_weights(tmp_path_factory):
     """The FID network's layout at 1/16 of its channels (128 features): the same graph,
     pools and resize at about 1/256 of the work, for tests of the plumbing around it.
-    Slicing works because every concatenation's width shrinks by the same factor."""
+    Slicing works because every concatenation's width shrinks by the same factor. Each
+    sliced weight is scaled up by the square root of the inputs it lost, as a sum of
+    fewer terms of random sign shrinks so; unscaled, every layer's batch-norm statistics
+    swamp what is left of the input and all images get the same features."""
     small = {}
     with np.load(WEIGHTS) as archive:
         for key in archive.files:
@@ -216,7 +219,7 @@ def small_weights(tmp_path_factory):
             outputs = array.shape[0] // CHANNEL_DIVISOR
             if key.endswith(".weight"):
                 inputs = array.shape[1] if array.shape[1] == 3 else array.shape[1] // CHANNEL_DIVISOR
-                small[key] = array[:outputs, :inputs]
+                small[key] = array[:outputs, :inputs] * np.sqrt(array.shape[1] / inputs)
             else:
                 small[key] = array[:outputs]
     path = tmp_path_factory.mktemp("fid") / "small_fid_inception.npz"

@@ -57,6 +57,15 @@ def test_without_held_out_images_the_yardstick_errs_towards_new():
     assert report.ratio > 1 and report.verdict.startswith("no sign of copying"), report.summary()
 
 
+def test_a_training_set_of_duplicates_gives_no_yardstick_rather_than_a_score():
+    """Leave-one-out over a set where every image appears twice: each one's nearest other
+    is at distance 0, so no ratio against it means anything, and the report says why."""
+    train = pixel_features(np.concatenate([TRAIN[:100], TRAIN[:100]]), pooled)
+    report = copy_report(pixel_features(LATER[:50], pooled), train, None)
+    assert np.isnan(report.ratio) and report.verdict.startswith("no yardstick: most of the training images")
+    assert "pass held-out images with --real" in report.summary()
+
+
 def test_nearest_finds_the_image_itself_and_leave_one_out_skips_it():
     features = pixel_features(TRAIN[:50], pooled)
     indices, distances = nearest(features[:5], features, 3)

@@ -53,8 +53,11 @@ class CopyReport:
 
     @property
     def ratio(self) -> float:
-        """Median distance of the fakes over that of the unseen images: ~1 new, ~0 copies."""
-        return float(np.median(self.fake_to_train) / np.median(self.unseen_to_train))
+        """Median distance of the fakes over that of the unseen images: ~1 new, ~0 copies;
+        NaN when the unseen images' median is 0 (most sit exactly on a training image), as
+        such a yardstick measures nothing."""
+        yardstick = float(np.median(self.unseen_to_train))
+        return float(np.median(self.fake_to_train)) / yardstick if yardstick > 0 else math.nan
 
     @property
     def z(self) -> float:
@@ -65,6 +68,9 @@ class CopyReport:
 
     @property
     def verdict(self) -> str:
+        if math.isnan(self.ratio):
+            return (f"no yardstick: most of the {self.unseen} sit exactly on a training image (duplicates "
+                    "in the training set?); pass held-out images with --real")
         if self.ratio < COPYING_RATIO:
             return "copying: the fakes sit on training images"
         if self.z < CLOSER_Z:
