@@ -16,6 +16,12 @@ from gan.runtime import set_up_tensorflow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 set_up_tensorflow()
+MAX_WORKERS = 4  # pytest-xdist processes: each test's subprocesses hold about 1 GB of TensorFlow
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (pytest.ini): one worker per core, at most MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 # The smallest settings the networks allow: 16x16 grayscale, batch 4, 8 noise values;
 # float32, so that the runs compute alike on machines with and without bfloat16 units.
