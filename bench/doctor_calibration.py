@@ -91,9 +91,34 @@ def judged_again(run: Path, records: list[dict], loss: str) -> list[tuple[int, s
     from gan.training.health import PROBABILITY_LOSSES
 
     baseline = list_checkpoints(RunDir(run, 1))[-1].read_state()["health"]["baseline"]
+    checks = [r for r in records if "signals" in r.get("evidence", {})]
+    if "structure_gap" not in baseline:
+        baseline = with_structure_from_grids(run, checks, baseline)
     state = HealthState(baseline=baseline)
     return [(r["step"], judge(r["evidence"]["signals"], state, r["step"], loss in PROBABILITY_LOSSES).verdict)
-            for r in records if "signals" in r.get("evidence", {})]
+            for r in checks]
+
+
+def with_structure_from_grids(run: Path, checks: list[dict], baseline: dict) -> dict:
+    """For a run recorded before the structure signal: each check's structure_gap computed
+    from the sample grid of its step, where there is one (the same fakes the check saw, stored as 8-bit PNG),
+    and the baseline's from a freshly built untrained generator (as doctor.py's replay
+    does). Fills the checks' signals in place; returns the completed baseline."""
+    from gan.data.folders import open_image_folder
+    from gan.runs.folder import SAMPLE_SUFFIX
+    from gan.settings.config import TrainConfig
+    from gan.training.health import real_reference
+    from gan.training.offline_doctor import cut_grid, grid_count, untrained_baseline
+
+    config = TrainConfig.load(run / "config.json")
+    reference = real_reference(open_image_folder(config.data, config.image_size, config.channels), config)
+    for check in checks:
+        grid = run / "images" / f"{check['step']:04d}{SAMPLE_SUFFIX}"
+        if not grid.is_file():  # a check between grids (--health-every): judged without the signal
+            continue
+        fakes = cut_grid(grid, config.image_size, config.channels, grid_count(config))
+        check["evidence"]["signals"]["structure_gap"] = reference.signals(fakes)["structure_gap"]
+    return {**baseline, "structure_gap": untrained_baseline(config, reference)["structure_gap"]}
 
 
 def troubles_of(verdicts: list[tuple[int, str]]) -> tuple[str, int | None]:

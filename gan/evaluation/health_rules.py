@@ -20,6 +20,7 @@ CONFIRM = 2  # checks in a row a condition must hold before it is declared
 WARMUP_STEPS = 300  # before this, a generator may still look like its untrained self
 STUCK_REALISM = 0.75  # realism above this after the warm-up: the samples are still the untrained generator's
 STUCK_PROGRESS = 0.05  # ... unless it fell by more than this share since the check before: slow, not stuck
+STALL_STRUCTURE = 0.45  # whole-spectrum gap, over the untrained one's, above which a generator that stopped improving has stalled
 COLLAPSE_DIVERSITY = 0.3  # samples less than this varied, relative to real batches: mode collapse
 D_WINS_MARGIN = 0.6  # D's mean score gap between reals and fakes (probabilities) at or above this: D wins
 REGRESS_FACTOR = 2.0  # realism this many times its best (and REGRESS_MARGIN above it): quality regressing
@@ -30,6 +31,7 @@ LOSS_KEYS = ("d_real_loss", "d_fake_loss", "g_loss")
 
 TROUBLES = {
     "g_stuck_noise": "the generator's samples still look like its untrained output: it is not learning",
+    "g_stalled": "the samples stopped improving while still far from the data: the generator settled on a pattern (blobs, a lattice) rather than the data's shapes",
     "d_wins": "the discriminator tells every real image from every fake, and the samples stopped improving",
     "mode_collapse": "the samples are nearly all alike: the generator found a few outputs that fool the discriminator",
     "diverging": "the losses are blowing up or not finite: the updates are too large to be stable",
@@ -37,6 +39,7 @@ TROUBLES = {
 }
 REMEDIES = {
     "g_stuck_noise": "Start again with learning rates nearer the recipe's (--lr-g 1.5e-4, --lr-d 2e-4): raise the one far below them, usually --lr-g.",
+    "g_stalled": "Start again with both learning rates (--lr-g, --lr-d) ten times lower, or nearer the recipe's 1.5e-4 and 2e-4 if they are above them.",
     "d_wins": "Halve the discriminator's learning rate (--lr-d), or make its job harder: --diffaugment color,translation,cutout or --r1 1 with --loss logits.",
     "mode_collapse": "Lower both learning rates (--lr-g, --lr-d), or add --mbstd so the discriminator sees each batch's variety.",
     "diverging": "Halve both learning rates (--lr-g, --lr-d), or use --loss hinge --spectral-norm for a more stable discriminator.",
@@ -44,6 +47,7 @@ REMEDIES = {
 }
 # What --on-trouble rollback changes before it goes on: learning-rate factors per network.
 ROLLBACK_CHANGES = {
+    "g_stalled": {"lr_g": 0.1, "lr_d": 0.1},
     "d_wins": {"lr_d": 0.5},
     "mode_collapse": {"lr_g": 0.5, "lr_d": 0.5},
     "diverging": {"lr_g": 0.5, "lr_d": 0.5},
@@ -69,6 +73,23 @@ def realism(signals: dict[str, float], baseline: dict[str, float]) -> float:
                   + signals["pixel_gap"] / max(baseline["pixel_gap"], 1e-6))
 
 
+def structure(signals: dict[str, float], baseline: dict[str, float]) -> float | None:
+    """The whole-spectrum gap over the untrained generator's (1: as far as the untrained
+    generator; 0: the data's); None for signals recorded before this one existed."""
+    if "structure_gap" not in signals or "structure_gap" not in baseline:
+        return None
+    return signals["structure_gap"] / max(baseline["structure_gap"], 1e-6)
+
+
+def settled_structure(signals: dict[str, float], state: "HealthState") -> float | None:
+    """The structure of this check and the one before, averaged: one batch of 32 samples
+    swings it by a fifth, and a stall is a level the run keeps, not one reading."""
+    level = structure(signals, state.baseline)
+    if level is None or not math.isfinite(state.previous_structure):
+        return level
+    return 0.5 * (level + state.previous_structure)
+
+
 def discriminator_margin(d_real: float, d_fake: float, scores_are_probabilities: bool) -> float:
     """D's mean judgement of reals minus that of fakes, as probabilities (raw scores
     through a sigmoid), so one threshold serves every loss."""
@@ -86,6 +107,8 @@ class HealthState:
     first: dict[str, float] | None = None  # the first check's signals and losses
     best_realism: float = math.inf
     previous_realism: float = math.inf
+    previous_structure: float = math.inf
+    best_structure: float = math.inf  # the lowest settled structure so far
     best_fid: float = math.inf
     latest_fid: float | None = None  # the newest evaluation's, with --eval-every
     pending: str | None = None  # a condition seen, not yet confirmed
@@ -105,6 +128,8 @@ class HealthState:
         state = cls(**values)
         state.best_realism = math.inf if state.best_realism is None else state.best_realism
         state.previous_realism = math.inf if state.previous_realism is None else state.previous_realism
+        state.previous_structure = math.inf if state.previous_structure is None else state.previous_structure
+        state.best_structure = math.inf if state.best_structure is None else state.best_structure
         state.best_fid = math.inf if state.best_fid is None else state.best_fid
         return state
 
@@ -132,6 +157,7 @@ def condition(signals: dict[str, float], state: HealthState, step: int, scores_a
     """The trouble these signals show on their own (None: none), and the evidence."""
     first = state.first
     level = realism(signals, state.baseline)
+    settled = settled_structure(signals, state)
     margin = discriminator_margin(signals["d_real"], signals["d_fake"], scores_are_probabilities)
     evidence = {
         "realism": {"value": round(level, 4), "stuck_above": STUCK_REALISM,
@@ -140,6 +166,10 @@ def condition(signals: dict[str, float], state: HealthState, step: int, scores_a
         "d_margin": {"value": round(margin, 4), "wins_at": D_WINS_MARGIN},
         "signals": {key: round(value, 5) for key, value in signals.items()},
     }
+    if settled is not None:
+        evidence["structure"] = {"value": round(structure(signals, state.baseline), 4), "settled": round(settled, 4),
+                                 "stalled_above": STALL_STRUCTURE,
+                                 "best": None if math.isinf(state.best_structure) else round(state.best_structure, 4)}
     if "fid" in signals:
         evidence["fid"] = {"value": round(signals["fid"], 3), "best": None if math.isinf(state.best_fid) else round(state.best_fid, 3)}
     # Non-finite steps never reach the window (the --on-nan guard handles them), and a log
@@ -156,6 +186,9 @@ def condition(signals: dict[str, float], state: HealthState, step: int, scores_a
     learning = level < (1 - STUCK_PROGRESS) * state.previous_realism
     if step >= WARMUP_STEPS and level > STUCK_REALISM and state.best_realism >= STUCK_REALISM and not learning:
         return "g_stuck_noise", evidence
+    if (step >= WARMUP_STEPS and settled is not None and settled > STALL_STRUCTURE
+            and not settled < (1 - STUCK_PROGRESS) * state.best_structure):
+        return "g_stalled", evidence
     return None, evidence
 
 
@@ -172,6 +205,10 @@ def judge(signals: dict[str, float], state: HealthState, step: int, scores_are_p
         state.pending = trouble
         evidence["seen_in_a_row"] = {"value": state.pending_count, "declared_at": CONFIRM}
         verdict = trouble if state.pending_count >= CONFIRM else (state.verdict if state.verdict != HEALTHY else HEALTHY)
+    settled = settled_structure(signals, state)
+    if settled is not None:
+        state.previous_structure = structure(signals, state.baseline)
+        state.best_structure = min(state.best_structure, settled)
     state.previous_realism = realism(signals, state.baseline)
     state.best_realism = min(state.best_realism, state.previous_realism)
     if "fid" in signals:

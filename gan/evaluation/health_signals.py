@@ -2,6 +2,12 @@
 of real ones: how varied they are, how far their pixel values and their spatial spectrum
 sit from the real data's.
 
+The spectrum is compared twice: averaged over directions (how fine the detail is) and
+whole (where in the picture's frequencies the power sits). A generator that has settled
+on a repeating pattern, such as blobs on a lattice, can match the data's pixel values
+and its power at each radius while the whole spectrum, with peaks at the lattice's
+frequencies, stays far from the data's.
+
 Every signal is a ratio or a difference of logarithms, so one threshold serves digits
 and faces, 16 and 128 pixels, grey and colour. Images are averaged down to at most
 SIDE x SIDE first: the signals are about the picture, not its finest pixels, and cost
@@ -40,20 +46,30 @@ def mean_pairwise_distance(images: np.ndarray) -> float:
     return float(distances.sum() / (n * (n - 1)) / np.sqrt(flat.shape[1]))
 
 
-def log_spectrum(images: np.ndarray) -> np.ndarray:
-    """The images' mean power at each spatial frequency radius, as log10 (one value per
-    radius): real images fall off with frequency; noise is flat."""
+def power_spectrum(images: np.ndarray) -> np.ndarray:
+    """The images' mean power at each spatial frequency (H, W), each image's mean removed."""
     import scipy.fft  # in float32, about ten times numpy's float64 FFT here
 
     centred = images - images.mean(axis=(1, 2), keepdims=True)
     transform = scipy.fft.fft2(centred, axes=(1, 2))
-    power = (transform.real**2 + transform.imag**2).mean(axis=(0, 3), dtype=np.float64)
+    return (transform.real**2 + transform.imag**2).mean(axis=(0, 3), dtype=np.float64)
+
+
+def log_spectrum(power: np.ndarray) -> np.ndarray:
+    """A power spectrum's mean at each frequency radius, as log10 (one value per radius):
+    real images fall off with frequency; noise is flat."""
     h, w = power.shape
     fy, fx = np.meshgrid(np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w, indexing="ij")
     radius = np.minimum(np.rint(np.hypot(fy, fx)).astype(int), min(h, w) // 2)
     totals = np.bincount(radius.ravel(), weights=power.ravel())
     counts = np.bincount(radius.ravel())
     return np.log10(totals[1:] / counts[1:] + 1e-12)
+
+
+def log_power(power: np.ndarray) -> np.ndarray:
+    """A power spectrum at every frequency but the zero one (removed with each image's
+    mean), as log10: the whole layout of the power, not its radial average."""
+    return np.log10(power.ravel()[1:] + 1e-12)
 
 
 def pixel_quantiles(images: np.ndarray) -> np.ndarray:
@@ -73,8 +89,9 @@ class RealReference:
 
     def __init__(self, reals: np.ndarray):
         small = shrink(reals)
+        power = power_spectrum(small)
         self.diversity = mean_pairwise_distance(small)
-        self.spectrum = log_spectrum(small)
+        self.spectrum, self.power = log_spectrum(power), log_power(power)
         self.quantiles = pixel_quantiles(small)
 
     def signals(self, fakes: np.ndarray) -> dict[str, float]:
@@ -82,13 +99,17 @@ class RealReference:
 
         diversity: the fakes' mean pairwise distance over the reals' (1: as varied as the
             data; near 0: all alike).
-        spectrum_gap: the mean absolute log10 difference of their spectra (0: the data's).
+        spectrum_gap: the mean absolute log10 difference of their spectra averaged over
+            directions (0: the data's).
+        structure_gap: the same of their whole spectra, frequency by frequency.
         pixel_gap: the mean distance between their pixel-value quantiles, per unit of the
             [-1, 1] range (0: the data's values).
         """
         small = shrink(fakes)
+        power = power_spectrum(small)
         return {
             "diversity": mean_pairwise_distance(small) / max(self.diversity, 1e-8),
-            "spectrum_gap": float(np.abs(log_spectrum(small) - self.spectrum).mean()),
+            "spectrum_gap": float(np.abs(log_spectrum(power) - self.spectrum).mean()),
+            "structure_gap": float(np.abs(log_power(power) - self.power).mean()),
             "pixel_gap": float(np.abs(pixel_quantiles(small) - self.quantiles).mean() / 2),
         }

@@ -77,7 +77,11 @@ def progress_panel(grids: list[tuple[int, Path]], output: Path, columns: int = 4
 
 
 HEALTHY_COLOUR, TROUBLE_COLOUR = "#d8f0d8", "#f6c8c8"
-HEALTH_CURVES = (("realism", "realism (1: untrained, 0: the data)"), ("diversity", "diversity (1: the data's)"))
+HEALTH_CURVES = (  # evidence entry, its figure drawn, its threshold, the legend
+    ("realism", "value", "stuck_above", "realism (1: untrained, 0: the data)"),
+    ("structure", "settled", "stalled_above", "structure, two checks averaged (1: untrained)"),
+    ("diversity", "value", "collapse_below", "diversity (1: the data's)"),
+)
 
 
 def plot_health(history: LossHistory, checks: list[dict], rollbacks: list[int], output: Path) -> None:
@@ -90,11 +94,12 @@ def plot_health(history: LossHistory, checks: list[dict], rollbacks: list[int], 
         losses.plot(history.steps, moving_average(getattr(history, key), 25), label=label, linewidth=1)
     steps = [check["step"] for check in checks]
     judged = [check for check in checks if "realism" in check["evidence"]]  # not the line of a non-finite stop
-    for (key, label), threshold in zip(HEALTH_CURVES, ("stuck_above", "collapse_below")):
-        if not judged:
-            break
-        line, = signals.plot([c["step"] for c in judged], [c["evidence"][key]["value"] for c in judged], marker=".", label=label)
-        limit = judged[0]["evidence"][key][threshold]
+    for key, figure_drawn, threshold, label in HEALTH_CURVES:
+        measured = [check for check in judged if key in check["evidence"]]  # runs from before a signal lack it
+        if not measured:
+            continue
+        line, = signals.plot([c["step"] for c in measured], [c["evidence"][key][figure_drawn] for c in measured], marker=".", label=label)
+        limit = measured[0]["evidence"][key][threshold]
         signals.axhline(limit, color=line.get_color(), linestyle=":", linewidth=1, label=f"{threshold.replace('_', ' ')} {limit}")
     spacing = np.median(np.diff(steps)) if len(steps) > 1 else 1
     previous = None

@@ -19,6 +19,7 @@ from PIL import Image
 from gan.data.folders import open_image_folder
 from gan.errors import UserError
 from gan.evaluation.health_rules import LOSS_KEYS, HealthState, judge
+from gan.evaluation.health_signals import RealReference
 from gan.pictures.grids import GRID_GAP, grid_columns
 from gan.runs.folder import SAMPLE_SUFFIX
 from gan.runs.text_log import LossHistory
@@ -53,17 +54,29 @@ def cut_grid(path: Path, size: int, channels: int, count: int) -> np.ndarray:
     return np.stack(tiles).astype(np.float32) / 127.5 - 1.0
 
 
+def grid_count(config: TrainConfig) -> int:
+    """How many images a sample grid shows: the step's first fakes."""
+    return min(config.grid_images, config.batch_size)
+
+
+def untrained_baseline(config: TrainConfig, reference: RealReference) -> dict[str, float]:
+    """The signals of a freshly built, untrained generator of the run's networks, drawing
+    as many images as a sample grid shows: the baseline when the run's own is unknown."""
+    keras.utils.set_random_seed(config.seed or 0)
+    generator = build_networks(config)[0]
+    count = grid_count(config)
+    noise = np.random.default_rng(BASELINE_NOISE_SEED).standard_normal((max(2, count), *generator.input_shape[1:]))
+    return untrained_signals(generator, noise.astype(np.float32), reference)
+
+
 def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict]:
     """The health records the live checks would have written, from the grids and the log."""
     grids = sample_grids(images)
     if not grids:
         raise UserError(f"{images} holds no sample grids (*{SAMPLE_SUFFIX}) to diagnose from")
     reference = real_reference(open_image_folder(config.data, config.image_size, config.channels), config)
-    count = min(config.grid_images, config.batch_size)  # a sample grid shows the step's first fakes
-    keras.utils.set_random_seed(config.seed or 0)
-    generator = build_networks(config)[0]
-    noise = np.random.default_rng(BASELINE_NOISE_SEED).standard_normal((max(2, count), *generator.input_shape[1:]))
-    state = HealthState(baseline=untrained_signals(generator, noise.astype(np.float32), reference))
+    count = grid_count(config)
+    state = HealthState(baseline=untrained_baseline(config, reference))
     records, previous = [], -1
     for step, path in grids:
         signals = reference.signals(cut_grid(path, config.image_size, config.channels, count))
