@@ -134,7 +134,7 @@ def test_the_same_checks_pass_in_the_jax_engine():
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     tests = "test_r1_penalty_is_the_hand_computed_gradient_norm or test_lazy_r1 or test_mbstd_sees"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PROJECT_ROOT / "tests" / "test_regularisers.py"),
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", str(PROJECT_ROOT / "tests" / "test_regularisers.py"),
          "-k", tests], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
