@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gan import cli
+from gan.data.folders import open_training_data
 from gan.errors import UserError
 from gan.settings.config import FLAG_GROUPS, TrainConfig, digits_demo_config, with_preset
 from gan.settings.presets import preset_named
@@ -69,13 +70,15 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, Path |
 def main() -> None:
     config, resume = config_from_args()
     config.validate()
+    # TensorFlow takes seconds to start: the data is opened first, so a wrong --data fails at once.
+    image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
     from gan.runtime import set_up_tensorflow
 
     print(f"Device: {set_up_tensorflow()}")
     print(f"Preset: {config.preset}, {preset_named(config.preset).source}")
     from gan.training.loop import train
 
-    train(config, resume=resume)
+    train(config, resume=resume, image_data=image_data)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,7 @@ def test_bad_data_is_a_one_line_error_and_creates_no_run(make_data, pattern, tmp
     result = run_script("train.py", "--data", str(data), "--out", str(tmp_path / "run"), *TINY_FLAGS)
     _assert_one_line_error(result, pattern)
     assert not (tmp_path / "run").exists()
+    assert "Device:" not in result.stdout, "the data is checked before TensorFlow takes its seconds to start"
 
 
 def test_an_out_folder_holding_another_run_is_left_untouched(data_folder, tmp_path):

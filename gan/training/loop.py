@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
+from gan.data.folders import ImageSet, ImageStream
 from gan.errors import RunStopped
 from gan.evaluation.evaluator import append_metrics, format_metrics
 from gan.pictures.grids import make_grid, save_png, to_uint8
@@ -34,16 +35,19 @@ from gan.training.step import LOSSES
 MAX_UNDONE_IN_A_ROW = 10  # with --on-nan skip: past this, the run is diverging, not meeting a bad batch
 
 
-def train(config: TrainConfig, resume: Path | None = None, show_progress: bool = True) -> Path:
+def train(config: TrainConfig, resume: Path | None = None, show_progress: bool = True,
+          image_data: ImageSet | ImageStream | None = None) -> Path:
     """Train a new run, or continue the run folder `resume` from its newest checkpoint.
 
+    `image_data`: the training images, where the caller has opened them already (train.py
+    does so before TensorFlow starts, so that a wrong --data fails in a second).
     Returns the run folder (on a multi-worker run's other workers, their scratch copy,
     removed by then). Raises UserError on bad input and RunStopped when the run ends
     early with its state saved.
     """
     distribution = distribute.start(config)
     with distribution.own_folders(config, resume) as (config, resume):
-        return run_loop(open_session(config, resume, distribution), show_progress)
+        return run_loop(open_session(config, resume, distribution, image_data), show_progress)
 
 
 def run_loop(session: Session, show_progress: bool = True) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gan.data.folders import open_training_data
+from gan.data.folders import ImageSet, ImageStream, open_training_data
 from gan.evaluation.evaluator import Evaluator
 from gan.evaluation.health_rules import HealthState
 from gan.evaluation.health_signals import RealReference
@@ -49,8 +49,10 @@ class Session:
     health_records: int  # lines of health.jsonl written up to the start
 
 
-def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution) -> Session:
-    """Check the run can start, load the data, then build or restore the networks.
+def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution,
+                 image_data: ImageSet | ImageStream | None = None) -> Session:
+    """Check the run can start, load the data (unless given), then build or restore the
+    networks.
 
     Raises UserError (before anything is written) on a bad folder, data or checkpoint.
     """
@@ -58,7 +60,8 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
         check_out_folder(config.out)
     else:
         checkpoints.check_resumable(config, resume)
-    image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
+    if image_data is None:
+        image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
     print(f"Data: {image_data.description()} from {config.data}")
     if image_data.skipped:
         print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
