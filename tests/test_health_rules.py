@@ -173,6 +173,7 @@ def test_a_stuck_run_rolls_back_with_the_idle_network_sped_up(margin, network):
     changes = health_rules.rollback_changes("g_stuck_noise", {"d_margin": {"value": margin}})
     assert changes == {network: health_rules.STUCK_SPEED_UP}
     assert health_rules.rollback_changes("d_wins", {}) == {"lr_d": 0.5}
+    assert health_rules.rollback_changes("g_stalled", {}) == {"lr_g": 0.1, "lr_d": 0.1}
 
 
 def test_a_slow_generator_that_keeps_improving_is_not_stuck():
