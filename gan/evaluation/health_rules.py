@@ -12,7 +12,7 @@ calibration runs of docs/doctor.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from gan.runs.health_log import HEALTHY
 
@@ -126,11 +126,9 @@ class HealthState:
     @classmethod
     def from_json(cls, values: dict) -> "HealthState":
         state = cls(**values)
-        state.best_realism = math.inf if state.best_realism is None else state.best_realism
-        state.previous_realism = math.inf if state.previous_realism is None else state.previous_realism
-        state.previous_structure = math.inf if state.previous_structure is None else state.previous_structure
-        state.best_structure = math.inf if state.best_structure is None else state.best_structure
-        state.best_fid = math.inf if state.best_fid is None else state.best_fid
+        for setting in fields(cls):  # to_json wrote the infinite ones (nothing seen yet) as null
+            if setting.default == math.inf and getattr(state, setting.name) is None:
+                setattr(state, setting.name, math.inf)
         return state
 
 

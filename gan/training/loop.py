@@ -209,8 +209,10 @@ class RunOutputs:
     def after_trouble(self, trouble: TroubleFound, recorder: "StepRecorder") -> int:
         """Roll back (--on-trouble rollback, where one is possible) and return the step to go
         on from; else record the step in flight, checkpoint, and raise RunStopped."""
-        target = rollback.healthy_checkpoint(self.session, self.health.state)
-        reason = rollback.refusal(self.session, self.health.state, target) if self.config.on_trouble == "rollback" else ""
+        target, reason = None, ""  # --on-trouble stop: no checkpoint states to read
+        if self.config.on_trouble == "rollback":
+            target = rollback.healthy_checkpoint(self.session, self.health.state)
+            reason = rollback.refusal(self.session, self.health.state, target)
         if reason is None:
             recorder.discard()
             step = rollback.roll_back(self.session, self.health, trouble, target)
