@@ -49,14 +49,16 @@ def discriminator_learning_rate(path) -> float:
 def test_a_plain_run_writes_a_healthy_line_per_check_and_doctor_says_so(tiny_run):
     out, result = tiny_run
     records = read_health(out / "health.jsonl")
-    assert [r["step"] for r in records] == [0, 10, 20]
+    assert [r["step"] for r in records] == [0, 10, 20, 24]
     assert {r["verdict"] for r in records} == {"healthy"}
+    assert [r.get("closing", False) for r in records] == [False, False, False, True]
     assert "health: step 0: healthy" in result.stdout
     state = json.loads(RunDir(out, 25).state_file(25).read_text())
-    assert state["health"]["records"] == 3
+    assert state["health"]["records"] == 3, "the closing check's line is not counted: a resume drops it"
     doctor = run_script("doctor.py", str(out), "-o", str(out.parent / "tiny_health.png"))
     assert doctor.returncode == 0, doctor.stderr
-    assert "steps 0-20: healthy" in doctor.stdout and "Final verdict: healthy" in doctor.stdout
+    assert "steps 0-24: healthy" in doctor.stdout
+    assert "Final verdict: healthy (newest check: step 24, the run's last)" in doctor.stdout
     assert (out.parent / "tiny_health.png").stat().st_size > 10_000
 
 
@@ -68,6 +70,22 @@ def test_on_trouble_warn_says_so_and_goes_on(data_folder, tmp_path):
     assert verdicts[30] == "healthy" and verdicts[35] == "d_wins" and verdicts[55] == "healthy"
     doctor = run_script("doctor.py", str(tmp_path / "run"))
     assert doctor.returncode == 0 and "step 35: d_wins" in doctor.stdout
+
+
+def test_the_closing_check_catches_a_trouble_after_the_last_regular_check_and_does_not_act(data_folder, tmp_path):
+    out = tmp_path / "run"
+    result = train(data_folder, out, "--on-trouble", "stop", steps=(55, 59))
+    assert result.returncode == 0, result.stderr
+    assert "health: step 59: d_wins" in result.stdout
+    records = read_health(out / "health.jsonl")
+    assert [(r["step"], r["verdict"]) for r in records[-2:]] == [(55, "healthy"), (59, "d_wins")]
+    assert records[-1]["closing"] and "remedy" in records[-1]
+    state = json.loads(list_checkpoints(RunDir(out, 60))[-1].state.read_text())["health"]
+    assert (state["verdict"], state["pending"], state["pending_count"]) == ("healthy", "d_wins", 1)
+    assert state["records"] == len(records) - 1
+    doctor = run_script("doctor.py", str(out))
+    assert doctor.returncode == 1
+    assert "Final verdict: d_wins" in doctor.stdout and "step 59: d_wins" in doctor.stdout
 
 
 def test_on_trouble_stop_checkpoints_and_names_the_remedy(data_folder, tmp_path):

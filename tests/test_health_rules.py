@@ -211,3 +211,15 @@ def test_signals_from_before_the_structure_signal_are_judged_without_it():
     old = {key: value for key, value in signals(0.25, structure=0.9).items() if key != "structure_gap"}
     verdicts, state = run_checks([signals(1.0)] + [old] * 6)
     assert verdicts == ["healthy"] * 7 and math.isinf(state.best_structure) is False
+
+
+def test_a_trouble_seen_once_at_the_newest_check_is_reported_as_one_to_watch():
+    state = HealthState(baseline=dict(BASELINE))
+    sequence = [signals(level) for level in (1.0, 0.5, 0.2, 0.2)] + [signals(0.6, d_real=0.999, d_fake=0.001)]
+    records = [judge(s, state, i * 100, scores_are_probabilities=True).record(i * 100) for i, s in enumerate(sequence)]
+    assert records[-1]["verdict"] == "healthy"
+    assert records[-1]["evidence"]["seen_in_a_row"] == {"trouble": "d_wins", "value": 1, "declared_at": CONFIRM}
+    lines = report(records)
+    assert "Final verdict: healthy (newest check: step 400)." in lines
+    assert lines[-1].startswith("Watch: the newest check saw signs of d_wins") and "--lr-d" in lines[-1]
+    assert not any(line.startswith("Watch") for line in report(records[:-1]))

@@ -75,7 +75,15 @@ def report(records: list[dict]) -> list[str]:
         lines.append(f"Rolled back {rollbacks} time(s) (--on-trouble rollback).")
     if verdict == HEALTHY:
         checks = checks_of(records)
-        lines.append(f"Final verdict: healthy (newest check: step {checks[-1]['step'] if checks else 0}).")
+        newest = checks[-1] if checks else {"step": 0, "evidence": {}}
+        last = ", the run's last" if newest.get("closing") else ""
+        lines.append(f"Final verdict: healthy (newest check: step {newest['step']}{last}).")
+        suspected = newest["evidence"].get("seen_in_a_row", {})
+        if "trouble" in suspected:  # logs from before the trouble was named there have only the count
+            trouble = suspected["trouble"]
+            lines.append(f"Watch: the newest check saw signs of {trouble} ({TROUBLES[trouble]}), "
+                         f"{suspected['value']} of the {suspected['declared_at']} checks in a row that declare it. "
+                         f"If it goes on: {REMEDIES[trouble]}")
     else:
         lines.append(f"Final verdict: {verdict}: {TROUBLES[verdict]}.")
         lines.append(f"Remedy: {REMEDIES[verdict]}")

@@ -201,7 +201,7 @@ def judge(signals: dict[str, float], state: HealthState, step: int, scores_are_p
     else:
         state.pending_count = state.pending_count + 1 if trouble == state.pending else 1
         state.pending = trouble
-        evidence["seen_in_a_row"] = {"value": state.pending_count, "declared_at": CONFIRM}
+        evidence["seen_in_a_row"] = {"trouble": trouble, "value": state.pending_count, "declared_at": CONFIRM}
         verdict = trouble if state.pending_count >= CONFIRM else (state.verdict if state.verdict != HEALTHY else HEALTHY)
     settled = settled_structure(signals, state)
     if settled is not None:

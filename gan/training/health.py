@@ -2,6 +2,8 @@
 the discriminator's scores since the last check (gan.evaluation.health_rules), appends
 the verdict to RUN/health.jsonl, says so on the console and in TensorBoard when the
 verdict changes, and acts on trouble as --on-trouble asks: warn, stop, or roll back.
+The run's last step gets a closing check as well, so a run that goes wrong after its
+last regular check does not end on an old verdict.
 
 A check costs a few milliseconds of host work on samples the step has already made,
 well under 2% of training (bench/doctor_cost.py measures it).
@@ -9,6 +11,7 @@ well under 2% of training (bench/doctor_cost.py measures it).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import keras
@@ -80,6 +83,10 @@ class HealthMonitor:
     def due(self, step: int) -> bool:
         return step % self.every == 0
 
+    def closing_due(self, step: int) -> bool:
+        """Whether `step` is the run's last and no regular check falls on it."""
+        return step == self.config.steps - 1 and not self.due(step)
+
     def add(self, scalars: dict[str, float]) -> None:
         """One step's losses and scores, into the means of the window since the last check."""
         for key in WINDOW_KEYS:
@@ -95,20 +102,39 @@ class HealthMonitor:
 
         Raises TroubleFound when the verdict turns to a trouble and --on-trouble is not warn.
         """
-        signals = self.reference.signals(samples.astype(np.float32))
-        signals.update({key: self.state.window[key] / max(self.state.window_steps, 1) for key in WINDOW_KEYS})
-        if self.state.latest_fid is not None:
-            signals["fid"] = self.state.latest_fid
+        signals = self.signals(samples)
         self.reset_window()
         first_check = self.state.first is None
         finding = judge(signals, self.state, step, self.config.loss in PROBABILITY_LOSSES)
         self.write(finding.record(step))
-        self.log.health(step, finding.verdict, signals)
-        if finding.changed or first_check:
-            self.bar.write(describe(step, finding.verdict))
+        self.show(step, finding, signals, first_check)
         if finding.changed and not finding.healthy and self.acting:
             raise TroubleFound(step, finding)
         return finding
+
+    def closing_check(self, step: int, samples: np.ndarray) -> Finding:
+        """Judge the run's last step without changing what the doctor remembers, and
+        write the line uncounted: a run resumed for more steps drops it (the resume
+        truncates health.jsonl to the checkpoint's count) and judges on exactly as the
+        uninterrupted run. It reports and does not act; the run is over."""
+        signals = self.signals(samples)
+        finding = judge(signals, copy.deepcopy(self.state), step, self.config.loss in PROBABILITY_LOSSES)
+        append_health(self.run.health, {**finding.record(step), "closing": True})
+        self.show(step, finding, signals, first_check=False)
+        return finding
+
+    def signals(self, samples: np.ndarray) -> dict[str, float]:
+        """The samples' signals and the window's mean figures (and the newest FID)."""
+        signals = self.reference.signals(samples.astype(np.float32))
+        signals.update({key: self.state.window[key] / max(self.state.window_steps, 1) for key in WINDOW_KEYS})
+        if self.state.latest_fid is not None:
+            signals["fid"] = self.state.latest_fid
+        return signals
+
+    def show(self, step: int, finding: Finding, signals: dict[str, float], first_check: bool) -> None:
+        self.log.health(step, finding.verdict, signals)
+        if finding.changed or first_check:
+            self.bar.write(describe(step, finding.verdict))
 
     def non_finite(self, step: int, scalars: dict[str, float]) -> None:
         """The line of a run about to stop on a non-finite loss: it diverged."""

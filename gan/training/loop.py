@@ -289,12 +289,15 @@ class StepRecorder:
             self.interval.add(scalars)
             self.health.add(scalars)
             sampled, checked = step % self.config.sample_every == 0, self.health.due(step)
-            if sampled or checked:
+            closing = self.health.closing_due(step)
+            if sampled or checked or closing:
                 pixels = keras.ops.convert_to_numpy(figures["samples"])
             if sampled:
                 _save_grid(self.log, "samples", step, pixels, self.run.sample_grid(step))
             if checked:
                 self.health.check(step, pixels)
+            elif closing:
+                self.health.closing_check(step, pixels)
         else:
             self._not_finite(step, scalars, undone="undone" in figures)
         self._show(scalars)
