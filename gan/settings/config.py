@@ -88,7 +88,7 @@ class TrainConfig:
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
-    health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps (0: every --sample-every)", group="schedule")
+    health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")
     on_trouble: str = _setting("warn", "when a health check finds trouble: warn (say so and go on), stop (checkpoint, then stop with the remedy), or rollback (to the newest healthy checkpoint, with the remedy applied; at most 3 times)", group="schedule", choices=ON_TROUBLE)
     data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM", group="data", choices=DATA_CACHES)
 
