@@ -119,7 +119,7 @@ class HealthMonitor:
         uninterrupted run. It reports and does not act; the run is over."""
         signals = self.signals(samples)
         finding = judge(signals, copy.deepcopy(self.state), step, self.config.loss in PROBABILITY_LOSSES)
-        append_health(self.run.health, {**finding.record(step), "closing": True})
+        self.write({**finding.record(step), "closing": True}, counted=False)
         self.show(step, finding, signals, first_check=False)
         return finding
 
@@ -141,9 +141,10 @@ class HealthMonitor:
         losses = {key: str(scalars[key]) for key in LOSS_KEYS}
         self.write(Finding("diverging", {"non_finite_losses": losses}).record(step))
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, counted: bool = True) -> None:
+        """Append a line; `records`, which a checkpoint keeps, counts the ones a resume keeps."""
         append_health(self.run.health, record)
-        self.records += 1
+        self.records += counted
 
     def checkpoint_state(self) -> dict:
         """What a checkpoint keeps of the doctor: its memory and how many lines it wrote."""

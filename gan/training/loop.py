@@ -296,7 +296,7 @@ class StepRecorder:
                 _save_grid(self.log, "samples", step, pixels, self.run.sample_grid(step))
             if checked:
                 self.health.check(step, pixels)
-            elif closing:
+            if closing:
                 self.health.closing_check(step, pixels)
         else:
             self._not_finite(step, scalars, undone="undone" in figures)
