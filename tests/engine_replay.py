@@ -42,12 +42,13 @@ def make_inputs(folder: Path, seed: int = 0) -> None:
 
 
 def replay(folder: Path, jit_compile: bool = False, schedule: str = "recipe") -> dict[str, np.ndarray]:
-    """Losses of every step and the weights after the last, as arrays."""
+    """Losses of every step and the weights after the last (the moving average's too), as arrays."""
     generator, discriminator = tiny_networks()
     generator.load_weights(folder / "generator.weights.h5")
     discriminator.load_weights(folder / "discriminator.weights.h5")
     inputs = np.load(folder / "inputs.npz")
-    model = DCGAN(generator, discriminator, schedule=schedule, sample_count=2)
+    model = DCGAN(generator, discriminator, schedule=schedule, sample_count=2, ema_decay=0.9)
+    generator.optimizer.iterations.assign(1000)  # past the average's ramp: it moves by 0.9
     noise = iter(inputs["noise"])
     model.sample_noise = lambda batch_size: next(noise)  # called at trace time, in step order
     model.noisy_labels = lambda batch_size: (inputs["real_labels"], inputs["fake_labels"])
@@ -56,10 +57,10 @@ def replay(folder: Path, jit_compile: bool = False, schedule: str = "recipe") ->
         [float(figures[key]) for key in ("d_real_loss", "d_fake_loss", "g_loss")]
         for figures in (step(images) for images in inputs["images"])
     ]
-    # Keyed by position: layer names carry a per-process counter.
+    # Keyed by role and position: layer names carry a per-process counter.
     weights = {
-        f"weight:{network.name}:{index}": keras.ops.convert_to_numpy(variable.value)
-        for network in (generator, discriminator)
+        f"weight:{role}:{index}": keras.ops.convert_to_numpy(variable.value)
+        for role, network in (("generator", generator), ("discriminator", discriminator), ("average", model.sampler))
         for index, variable in enumerate(network.weights)
         if id(variable) not in _biases_before_batch_norm(network)
     }

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from gan.training.networks import get_disc_normal, get_gen_normal
-from gan.training.step import DCGAN
+from gan.training.step import DCGAN, ema_decay_at
 
 SIZE, LATENT, BATCH = 16, 8, 6
 
@@ -117,9 +117,11 @@ def test_compiled_step_trains_both_networks_and_reports_its_figures():
 
 
 def test_ema_generator_tracks_the_moving_average_of_the_weights():
+    """Past the ramp (1,000 generator updates in), the average moves by the decay given."""
     keras.utils.set_random_seed(0)
     model = DCGAN(get_gen_normal((1, 1, LATENT), SIZE, 1), get_disc_normal((SIZE, SIZE, 1)), ema_decay=0.75)
     assert model.sampler is not model.generator
+    model.generator.optimizer.iterations.assign(1000)
     step = model.compiled_train_step(jit_compile=False)
     images = np.random.default_rng(4).uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
     average = _values(model.generator.trainable_variables)
@@ -128,6 +130,24 @@ def test_ema_generator_tracks_the_moving_average_of_the_weights():
         average = [0.75 * a + 0.25 * w for a, w in zip(average, _values(model.generator.trainable_variables))]
         for expected, actual in zip(average, model.sampler.trainable_variables):
             np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("step", "expected"), [(1, 0.5**20), (100, 0.5**0.2), (2000, 0.5 ** (1 / 100)), (20000, 0.999)])
+def test_the_average_ramps_its_decay_up_to_the_one_given(step, expected):
+    """Half-life at most 5% of the steps so far: 0.05 steps after one, 5 after 100, 100 after
+    2,000 (decay 0.99309); 0.999 once its own half-life (693 steps) is the shorter."""
+    assert float(ema_decay_at(step, 0.999)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_first_average_is_the_trained_generator_not_its_starting_weights():
+    keras.utils.set_random_seed(0)
+    model = DCGAN(get_gen_normal((1, 1, LATENT), SIZE, 1), get_disc_normal((SIZE, SIZE, 1)), ema_decay=0.999)
+    start = _values(model.sampler.trainable_variables)
+    model.compiled_train_step(jit_compile=False)(np.random.default_rng(4).uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32))
+    trained = _values(model.generator.trainable_variables)
+    assert any(not np.allclose(a, b) for a, b in zip(start, trained)), "the step must move the generator"
+    for expected, actual in zip(trained, model.sampler.trainable_variables):
+        np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_the_average_gets_batch_norm_statistics_of_its_own_weights():
