@@ -58,6 +58,10 @@ RUNGS = {
     "lr-2e-4": "--lr-g 2e-4 --lr-d 2e-4",
     "ttur": "--lr-g 1e-4 --lr-d 4e-4",
     "hinge+sn+ema": "--loss hinge --spectral-norm --ema 0.999",
+    "mbstd+ema": "--mbstd --ema 0.999",
+    "ttur+ema": "--lr-g 1e-4 --lr-d 4e-4 --ema 0.999",
+    "bilinear-up+ema": "--upsample bilinear --ema 0.999",
+    "diffaugment+ema": "--diffaugment color,translation,cutout --ema 0.999",
     "logits+r1+ema+mbstd": "--loss logits --r1 1 --ema 0.999 --mbstd",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
