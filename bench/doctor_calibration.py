@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gan.runs.folder import list_grids  # noqa: E402
 from gan.settings.config import CACHE_ROOT, DIGITS_DEMO  # noqa: E402
 
 CLASSIFIER = CACHE_ROOT / "digit_classifier_32.keras"
@@ -138,8 +139,8 @@ def run_row(run: Path, classifier) -> dict:
     if config["channels"] == 1:
         row["classes"], row["confident"] = digit_classes(run, classifier)
     else:
-        grids = sorted((run / "images").glob("*fixed_image.png"))
-        row["grid"] = str(grids[-1]) if grids else ""
+        grids = list_grids(run / "images", fixed=True)
+        row["grid"] = str(grids[-1][1]) if grids else ""
     return row
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
-from gan.runs.folder import RunDir, list_checkpoints  # noqa: E402
+from gan.runs.folder import RunDir, list_checkpoints, list_grids  # noqa: E402
 from gan.settings.config import FID_WEIGHTS  # noqa: E402
 
 SHARED_FLAGS = "--image-size 32 --channels 3 --batch-size 64"
@@ -142,7 +142,7 @@ def main() -> None:
     with open(args.results, "a") as results:
         results.write(json.dumps(record) + "\n")
     if args.grids:
-        last = sorted((out / "images").glob("*fixed_image.png"))[-1]
+        last = list_grids(out / "images", fixed=True)[-1][1]
         shutil.copy(last, cli.output_file(args.grids / f"ladder_{args.rung}-{args.steps}.png"))
     print(f"{args.rung}: FID {record['fid']:.1f}, KID {record['kid'] * 1e3:.1f}e-3, {record['seconds_per_step']:.3f} s/step")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gan.runs.folder import list_grids  # noqa: E402
 from gan.settings.config import FID_WEIGHTS  # noqa: E402
 
 
@@ -80,7 +81,7 @@ def main() -> None:
     if args.markdown:
         pictures = []
         for name, (out, _) in runs.items():
-            last = sorted((out / "images").glob("*fixed_image.png"))[-1]
+            last = list_grids(out / "images", fixed=True)[-1][1]
             target = args.markdown.parent / f"quality_{name}.png"
             shutil.copy(last, target)
             pictures.append(f"| {name} | ![{name}]({target.name}) |")
