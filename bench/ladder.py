@@ -17,11 +17,14 @@ Every rung shares 32x32x3, batch 64 and the seed; the step time is train.py's ow
 over its last save interval (tracing and the first save excluded). FID and KID come from
 evaluate.py with the same judge for every rung: the held-out faces and --count generated
 images from the run's newest generator (the moving average where the run keeps one).
+`--raw` scores an --ema rung's trained weights instead: the average never feeds back into
+training, so they are the same rung without --ema, and one run gives both rows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import re
 import shlex
@@ -88,9 +91,12 @@ def train(out: Path, args, flags: list[str]) -> float:
 
 
 def score(out: Path, args) -> dict:
-    """FID, KID, precision and recall of the run's newest generator against the held-out faces."""
+    """FID, KID, precision and recall of the run's newest generator (with --raw: its trained
+    weights at the last step, not their moving average) against the held-out faces."""
     command = [sys.executable, str(ROOT / "evaluate.py"), str(out), "--real", str(args.held_out), "-n", str(args.count),
                "--inception-weights", str(args.inception_weights)]
+    if args.raw:
+        command += ["--model", str(RunDir(out, args.steps).model_file("generator", args.steps))]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise UserError(f"evaluate.py failed for {out.name}: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -108,8 +114,13 @@ def table(results: Path) -> str:
     for r in sorted(rows.values(), key=lambda r: (r["steps"], r["fid"])):
         lines.append(f"| {r['rung']} | `{r['flags'] or '(the recipe)'}` | {r['steps']} | {r['seed']} | {r['fid']:.1f} | "
                      f"{r['kid'] * 1e3:.1f} ± {r['kid_std'] * 1e3:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-                     f"{r['seconds_per_step']:.3f} | {r['machine']} | {r['date']} |")
+                     f"{_seconds(r['seconds_per_step'])} | {r['machine']} | {r['date']} |")
     return "\n".join(lines)
+
+
+def _seconds(per_step: float) -> str:
+    """s/step as the table prints it: a rung rescored without training has no rate of its own."""
+    return "(not trained here)" if math.isnan(per_step) else f"{per_step:.3f}"
 
 
 def main() -> None:
@@ -124,6 +135,9 @@ def main() -> None:
     parser.add_argument("--out-root", type=Path, default=ROOT / "outputs" / "ladder", help="[outputs/ladder]")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON lines, one per finished rung [%(default)s]")
     parser.add_argument("--grids", type=Path, help="copy each finished rung's last fixed-noise grid here")
+    parser.add_argument("--raw", action="store_true",
+                        help="score an --ema rung's trained generator instead of its average, recorded as '<rung>, raw': "
+                             "the average only reads the weights, so this is the rung without --ema")
     parser.add_argument("--table", action="store_true", help="print the results as a markdown table and stop")
     args = parser.parse_args()
     if args.table:
@@ -131,17 +145,20 @@ def main() -> None:
         return
     if not (args.rung and args.train and args.held_out):
         parser.error("--rung, --train and --held-out are needed (or --table)")
+    if args.raw and "--ema" not in RUNGS[args.rung]:
+        parser.error(f"--raw: rung {args.rung} keeps no moving average; its generator is scored without --raw")
     out = args.out_root / f"{args.rung}-s{args.seed}"
     started = time.strftime("%Y-%m-%d")
     rate = train(out, args, shlex.split(RUNGS[args.rung]))
     metrics = score(out, args)
-    record = {"rung": args.rung, "flags": RUNGS[args.rung], "steps": args.steps, "seed": args.seed,
+    flags = re.sub(r"\s*--ema \S+", "", RUNGS[args.rung]).strip() if args.raw else RUNGS[args.rung]
+    record = {"rung": args.rung + (", raw" if args.raw else ""), "flags": flags, "steps": args.steps, "seed": args.seed,
               "seconds_per_step": 64 / rate, "machine": f"{cpu_name()} ({platform.machine()}), load {load_average()}",
               "date": started, "run": str(out), **{k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall")}}
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with open(args.results, "a") as results:
         results.write(json.dumps(record) + "\n")
-    if args.grids:
+    if args.grids and not args.raw:  # the grids are drawn by the average
         last = list_grids(out / "images", fixed=True)[-1][1]
         shutil.copy(last, cli.output_file(args.grids / f"ladder_{args.rung}-{args.steps}.png"))
     print(f"{args.rung}: FID {record['fid']:.1f}, KID {record['kid'] * 1e3:.1f}e-3, {record['seconds_per_step']:.3f} s/step")
