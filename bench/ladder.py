@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
-from gan.runs.folder import RunDir, list_checkpoints, list_grids  # noqa: E402
+from gan.runs.folder import RunDir, list_checkpoints, list_grids, newest_model  # noqa: E402
 from gan.settings.config import FID_WEIGHTS  # noqa: E402
 
 SHARED_FLAGS = "--image-size 32 --channels 3 --batch-size 64"
@@ -96,7 +96,7 @@ def score(out: Path, args) -> dict:
     command = [sys.executable, str(ROOT / "evaluate.py"), str(out), "--real", str(args.held_out), "-n", str(args.count),
                "--inception-weights", str(args.inception_weights)]
     if args.raw:
-        command += ["--model", str(RunDir(out, args.steps).model_file("generator", args.steps))]
+        command += ["--model", str(newest_model(out, "generator"))]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise UserError(f"evaluate.py failed for {out.name}: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -145,13 +145,13 @@ def main() -> None:
         return
     if not (args.rung and args.train and args.held_out):
         parser.error("--rung, --train and --held-out are needed (or --table)")
-    if args.raw and "--ema" not in RUNGS[args.rung]:
+    flags = re.sub(r"\s*--ema \S+", "", RUNGS[args.rung]).strip() if args.raw else RUNGS[args.rung]
+    if flags == RUNGS[args.rung] and args.raw:
         parser.error(f"--raw: rung {args.rung} keeps no moving average; its generator is scored without --raw")
     out = args.out_root / f"{args.rung}-s{args.seed}"
     started = time.strftime("%Y-%m-%d")
     rate = train(out, args, shlex.split(RUNGS[args.rung]))
     metrics = score(out, args)
-    flags = re.sub(r"\s*--ema \S+", "", RUNGS[args.rung]).strip() if args.raw else RUNGS[args.rung]
     record = {"rung": args.rung + (", raw" if args.raw else ""), "flags": flags, "steps": args.steps, "seed": args.seed,
               "seconds_per_step": 64 / rate, "machine": f"{cpu_name()} ({platform.machine()}), load {load_average()}",
               "date": started, "run": str(out), **{k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall")}}
@@ -161,7 +161,8 @@ def main() -> None:
     if args.grids and not args.raw:  # the grids are drawn by the average
         last = list_grids(out / "images", fixed=True)[-1][1]
         shutil.copy(last, cli.output_file(args.grids / f"ladder_{args.rung}-{args.steps}.png"))
-    print(f"{args.rung}: FID {record['fid']:.1f}, KID {record['kid'] * 1e3:.1f}e-3, {record['seconds_per_step']:.3f} s/step")
+    print(f"{record['rung']}: FID {record['fid']:.1f}, KID {record['kid'] * 1e3:.1f}e-3, "
+          f"{_seconds(record['seconds_per_step'])} s/step")
 
 
 if __name__ == "__main__":
