@@ -61,6 +61,7 @@ RUNGS = {
     "lr-2e-4": "--lr-g 2e-4 --lr-d 2e-4",
     "ttur": "--lr-g 1e-4 --lr-d 4e-4",
     "hinge+sn+ema": "--loss hinge --spectral-norm --ema 0.999",
+    "sngan+ema": "--loss hinge --spectral-norm --no-disc-batch-norm --ema 0.999",
     "mbstd+ema": "--mbstd --ema 0.999",
     "ttur+ema": "--lr-g 1e-4 --lr-d 4e-4 --ema 0.999",
     "lr-double+ema": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999",

@@ -102,6 +102,25 @@ def test_recipe_spectral_norm_and_logits_keep_the_weights_and_change_the_output(
     assert discriminator.layers[-1].name == "score" and discriminator.layers[-1].dtype_policy.name == "float32"
 
 
+@pytest.mark.parametrize("build", [get_disc_normal, dcgan_discriminator])
+def test_a_discriminator_without_batch_norm_has_only_its_convolutions(build):
+    with_norm = build((32, 32, 3), spectral_norm=True)
+    without = build((32, 32, 3), spectral_norm=True, batch_norm=False)
+    norms = [layer for layer in with_norm.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 2, "32x32: batch norm after the second and third convolutions"
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in without.layers)
+    # Each dropped batch norm held gamma, beta, a moving mean and variance per channel: 4 x (128 + 256).
+    assert with_norm.count_params() - without.count_params() == 4 * (128 + 256)
+    # In training mode an image's score depends on the rest of its batch only through batch
+    # norm (without spectral norm, whose power iteration moves at each training call).
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
+    for batch_norm, depends_on_the_batch in ((True, True), (False, False)):
+        discriminator = build((32, 32, 3), batch_norm=batch_norm)
+        alone = np.asarray(discriminator(images[:2], training=True))[0]
+        together = np.asarray(discriminator(images, training=True))[0]
+        assert (not np.allclose(alone, together, atol=1e-6)) == depends_on_the_batch
+
+
 @pytest.mark.parametrize(
     "size, generator_count, generator_trainable, discriminator_count, discriminator_trainable",
     [

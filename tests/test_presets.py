@@ -66,6 +66,7 @@ def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make()
         (["--preset", "dcgan", "--image-size", "28"], "--image-size: image size must be a power of two"),
         (["--preset", "bilinear", "--upsample", "bilinear"], "--upsample bilinear: the bilinear generator has no transposed"),
         (["--clip-grad", "-1"], "--clip-grad must be zero (off) or positive; received -1.0"),
+        (["--preset", "mlp", "--no-disc-batch-norm"], "--no-disc-batch-norm: the mlp discriminator has no batch norm to drop"),
     ],
 )
 def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
@@ -129,6 +130,9 @@ def test_discriminator_options_reach_every_preset():
         assert discriminator.layers[-1].name == "score"
         assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in discriminator.layers)
         assert discriminator.optimizer.clipvalue == 0.5
+    for preset in ("recipe", "dcgan"):
+        _, discriminator = build_networks(_tiny_config(preset, disc_batch_norm=False))
+        assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in discriminator.layers)
     generator, discriminator = build_networks(_tiny_config("recipe", upsample="bilinear"))
     assert any(isinstance(layer, keras.layers.UpSampling2D) for layer in generator.layers)
     assert discriminator.optimizer.clipvalue is None, "--clip-grad 0 clips nothing"

@@ -83,6 +83,7 @@ class TrainConfig:
     clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)", group="optimisation")
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)", group="networks", choices=UPSAMPLES)
     spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights", group="networks")
+    disc_batch_norm: bool = _setting(True, "batch norm in the recipe and dcgan discriminators; --no-disc-batch-norm drops it, as spectral-norm GANs do (after a normalised convolution it undoes the bound)", group="networks")
     distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly", group="engine", choices=DISTRIBUTE_MODES)
     r1: float = _setting(0.0, "R1 penalty on real images, (gamma/2) E|grad D(x)|^2, with this gamma (0: off; needs a loss on raw scores: logits, hinge, wgan-clip)", group="optimisation")
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
@@ -155,7 +156,9 @@ class TrainConfig:
                             "see a sigmoid's: use --loss logits (the same loss on raw scores) or hinge")
         if self.r1 and preset.schedule == "simultaneous":
             raise UserError(f"--r1 is not available with --preset {preset.name} (one pass steps both networks)")
-        if self.mbstd and not preset.mbstd_option:
+        if not self.disc_batch_norm and not preset.conv_discriminator:
+            raise UserError(f"--no-disc-batch-norm: the {preset.name} discriminator has no batch norm to drop; use --preset recipe or dcgan")
+        if self.mbstd and not preset.conv_discriminator:
             raise UserError(f"--mbstd: the {preset.name} discriminator has no feature map for it; use --preset recipe or dcgan")
         if self.mbstd and self.batch_size % self.mbstd_group:
             raise UserError(f"--mbstd-group {self.mbstd_group} must divide --batch-size {self.batch_size}")

@@ -27,7 +27,7 @@ class Preset:
     defaults: dict[str, object] = field(default_factory=dict)  # TrainConfig fields; explicit flags win
     image_size: int | None = None  # the one size the networks make; None: any power of two >= 16
     upsample_option: bool = True  # whether the generator has stride-2 transposed convolutions to replace
-    mbstd_option: bool = True  # whether the discriminator ends in a feature map a minibatch-stddev channel can join
+    conv_discriminator: bool = True  # the convolutional stack of recipe and dcgan: a 4x4 map for --mbstd, batch norms to drop
 
 
 MNIST_SIZE = 28
@@ -54,7 +54,7 @@ PRESETS: dict[str, Preset] = {
             defaults={**DIGITS, **HARD_LABELS, "batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "loss": "logits"},
             image_size=MNIST_SIZE,
             upsample_option=False,
-            mbstd_option=False,
+            conv_discriminator=False,
         ),
         Preset(
             "bilinear",
@@ -65,7 +65,7 @@ PRESETS: dict[str, Preset] = {
             },
             image_size=MNIST_SIZE,
             upsample_option=False,
-            mbstd_option=False,
+            conv_discriminator=False,
         ),
     )
 }

@@ -40,7 +40,11 @@ def _discriminator_options(config: TrainConfig) -> dict[str, object]:
 
 def _conv_discriminator_options(config: TrainConfig) -> dict[str, object]:
     """The options of the discriminators that end in a feature map (recipe, dcgan)."""
-    return {**_discriminator_options(config), "mbstd_group": config.mbstd_group if config.mbstd else 0}
+    return {
+        **_discriminator_options(config),
+        "mbstd_group": config.mbstd_group if config.mbstd else 0,
+        "batch_norm": config.disc_batch_norm,
+    }
 
 
 def _image_shape(config: TrainConfig) -> tuple[int, int, int]:

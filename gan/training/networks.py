@@ -148,13 +148,16 @@ def _upsampling_stack(noise, filters: list[int], init: str, kernel_init, upsampl
     return x
 
 
-def _downsampling_stack(image, filters: list[int], init: str, kernel_init, spectral_norm: bool, use_bias: bool = True, **batch_norm):
-    """Image -> 4x4 feature map: stride-2 4x4 convolutions, no batch norm on the first (DCGAN)."""
+def _downsampling_stack(
+    image, filters: list[int], init: str, kernel_init, spectral_norm: bool, normalise: bool, use_bias: bool = True, **batch_norm
+):
+    """Image -> 4x4 feature map: stride-2 4x4 convolutions, no batch norm on the first
+    (DCGAN), nor on any when not `normalise`."""
     x = image
     for index, block in enumerate(filters):
         convolution = layers.Conv2D(block, 4, strides=2, padding="same", use_bias=use_bias, kernel_initializer=kernel_init)
         x = _weighted(convolution, spectral_norm)(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x) if index == 0 else _normalise_and_activate(x, init, **batch_norm)
+        x = _normalise_and_activate(x, init, **batch_norm) if normalise and index else layers.LeakyReLU(LEAKY_SLOPE)(x)
     return x
 
 
@@ -195,6 +198,7 @@ def get_disc_normal(
     *,
     logits: bool = False,
     spectral_norm: bool = False,
+    batch_norm: bool = True,
     clip_value: float = 0.0,
     mbstd_group: int = 0,
 ) -> keras.Model:
@@ -203,13 +207,16 @@ def get_disc_normal(
     No accuracy metric, unlike the recipe: with soft labels it always reports 0.
     `clip_value` clips each gradient value in the optimizer (0: no clipping);
     `mbstd_group` > 0 appends a minibatch-stddev feature map at 4x4, before the dense.
+    Without `batch_norm` the convolutions go straight to their activations, as in the
+    spectral-norm GANs: a batch norm after a spectrally normalised convolution rescales
+    its output freely and so undoes the normalisation's bound.
     """
     _check_options(init)
     kernel_init = _kernel_init(init)
     filters = list(reversed(block_filters(_square_shape(image_shape))))
     image = keras.Input(shape=image_shape, name="image")
     # size -> 4x4, doubling the filters each block
-    x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm)
+    x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, batch_norm)
     x = _with_spread(x, mbstd_group)
     x = layers.Flatten()(x)
     x = _weighted(layers.Dense(1, kernel_initializer=kernel_init), spectral_norm)(x)
@@ -248,18 +255,20 @@ def dcgan_discriminator(
     learning_rate: float = DCGAN_LEARNING_RATE,
     logits: bool = False,
     spectral_norm: bool = False,
+    batch_norm: bool = True,
     clip_value: float = 0.0,
     mbstd_group: int = 0,
 ) -> keras.Model:
     """Image -> probability (a raw score with `logits`): stride-2 4x4 convolutions without
     biases, ndf -> ndf*2 -> ndf*4 -> ndf*8 down to 4x4 (ndf = 64 at 64x64), batch norm
-    after all but the first, LeakyReLU(0.2), then a 4x4 valid convolution to one value
-    (with `mbstd_group` > 0, on the 4x4 map and its minibatch-stddev feature)."""
+    after all but the first (none without `batch_norm`), LeakyReLU(0.2), then a 4x4 valid
+    convolution to one value (with `mbstd_group` > 0, on the 4x4 map and its
+    minibatch-stddev feature)."""
     _check_options(init)
     kernel_init = _kernel_init(init)
     filters = list(reversed(block_filters(_square_shape(image_shape))))
     image = keras.Input(shape=image_shape, name="image")
-    x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, use_bias=False, **TORCH_BATCH_NORM)
+    x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, batch_norm, use_bias=False, **TORCH_BATCH_NORM)
     x = _with_spread(x, mbstd_group)
     # 4x4 -> 1x1x1
     x = _weighted(layers.Conv2D(1, 4, padding="valid", use_bias=False, kernel_initializer=kernel_init), spectral_norm)(x)
