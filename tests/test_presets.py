@@ -67,6 +67,8 @@ def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make()
         (["--preset", "bilinear", "--upsample", "bilinear"], "--upsample bilinear: the bilinear generator has no transposed"),
         (["--clip-grad", "-1"], "--clip-grad must be zero (off) or positive; received -1.0"),
         (["--preset", "mlp", "--no-disc-batch-norm"], "--no-disc-batch-norm: the mlp discriminator has no batch norm to drop"),
+        (["--preset", "bilinear", "--g-updates", "2"], "--g-updates 2: --preset bilinear steps both networks from one forward pass"),
+        (["--g-updates", "0"], "--g-updates must be a positive integer; received 0"),
     ],
 )
 def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
@@ -175,6 +177,33 @@ def test_one_step_updates_each_network_once_in_the_presets_order(preset):
     assert [all(_moved(b, group)) for b, group in zip(before, variables)] == [True] * 4
     assert len(variables[3]) == (2 if preset == "dcgan" else 0)
     assert int(generator.optimizer.iterations.numpy()) == int(discriminator.optimizer.iterations.numpy()) == 1
+
+
+@pytest.mark.parametrize("preset, d_updates", [("recipe", 2), ("dcgan", 1), ("mlp", 1)])
+def test_g_updates_repeats_the_generator_update_and_steps_still_count_as_steps(preset, d_updates):
+    """--g-updates 2: two generator optimizer steps a training step, the discriminator's as
+    before; the step count that lazy R1 and the moving average's ramp read stays the step's.
+    From the same start, where the discriminator steps first (recipe, dcgan) it ends the
+    step as with one generator update, and the generator does not."""
+    single, double = build_dcgan(_tiny_config(preset, ema=0.9)), build_dcgan(_tiny_config(preset, g_updates=2, ema=0.9))
+    for source, target in ((single.generator, double.generator), (single.discriminator, double.discriminator)):
+        target.set_weights(source.get_weights())
+    double.seed_generator.state.assign(single.seed_generator.state.value)
+    images = _images(_tiny_config(preset))
+    single.compiled_train_step(jit_compile=False)(images)
+    step = double.compiled_train_step(jit_compile=False)
+    step(images)
+    generators = [_snapshot(model.generator.trainable_variables) for model in (single, double)]
+    discriminators = [_snapshot(model.discriminator.trainable_variables) for model in (single, double)]
+    assert not all(np.allclose(a, b) for a, b in zip(*generators))
+    if preset != "mlp":
+        assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(*discriminators))
+    for _ in range(2):
+        figures = step(images)
+    assert int(double.generator.optimizer.iterations.numpy()) == 6
+    assert int(double.discriminator.optimizer.iterations.numpy()) == 3 * d_updates
+    assert int(keras.ops.convert_to_numpy(double.steps_done())) == 3
+    assert np.isfinite(float(keras.ops.convert_to_numpy(figures["g_loss"])))
 
 
 def test_dcgan_generator_update_sees_its_batch_normalised_discriminator_and_leaves_it_alone():

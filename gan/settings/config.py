@@ -87,6 +87,7 @@ class TrainConfig:
     distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly", group="engine", choices=DISTRIBUTE_MODES)
     r1: float = _setting(0.0, "R1 penalty on real images, (gamma/2) E|grad D(x)|^2, with this gamma (0: off; needs a loss on raw scores: logits, hinge, wgan-clip)", group="optimisation")
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
+    g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")
@@ -97,7 +98,7 @@ class TrainConfig:
         """Raise UserError naming the first bad setting and echoing its value."""
         positive = (
             "steps", "batch_size", "latent_dim", "sample_every", "save_every", "grid_images", "eval_count", "r1_every",
-            "mbstd_group",
+            "mbstd_group", "g_updates",
         )
         for name in positive:
             value = getattr(self, name)
@@ -156,15 +157,13 @@ class TrainConfig:
                             "see a sigmoid's: use --loss logits (the same loss on raw scores) or hinge")
         if self.r1 and preset.schedule == "simultaneous":
             raise UserError(f"--r1 is not available with --preset {preset.name} (one pass steps both networks)")
-        if not self.disc_batch_norm and not preset.conv_discriminator:
-            raise UserError(f"--no-disc-batch-norm: the {preset.name} discriminator has no batch norm to drop; use --preset recipe or dcgan")
         if self.mbstd and not preset.conv_discriminator:
             raise UserError(f"--mbstd: the {preset.name} discriminator has no feature map for it; use --preset recipe or dcgan")
         if self.mbstd and self.batch_size % self.mbstd_group:
             raise UserError(f"--mbstd-group {self.mbstd_group} must divide --batch-size {self.batch_size}")
 
     def _validate_preset(self) -> None:
-        """The preset, and the image size and generator its networks can make."""
+        """The preset, and the image size and network options its networks and step allow."""
         preset = preset_named(self.preset)
         if preset.image_size is None:
             try:
@@ -180,6 +179,10 @@ class TrainConfig:
             raise UserError(f"--upsample must be one of {', '.join(UPSAMPLES)}; received {self.upsample!r}")
         if self.upsample != "transpose" and not preset.upsample_option:
             raise UserError(f"--upsample {self.upsample}: the {preset.name} generator has no transposed convolutions to replace")
+        if not self.disc_batch_norm and not preset.conv_discriminator:
+            raise UserError(f"--no-disc-batch-norm: the {preset.name} discriminator has no batch norm to drop; use --preset recipe or dcgan")
+        if self.g_updates > 1 and preset.schedule == "simultaneous":
+            raise UserError(f"--g-updates {self.g_updates}: --preset {preset.name} steps both networks from one forward pass")
 
     @property
     def augment_policy(self) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ The other classic write-ups order the same updates differently (SCHEDULES): "sum
 (DCGAN paper: one discriminator step on the real and fake losses summed, then the
 generator on the same noise), "generator_first" (the generator step, then one summed
 discriminator step on the fakes it made) and "simultaneous" (one forward pass, each
-network stepped by its own loss). Every network call is a `stateless_call`, so one
+network stepped by its own loss). In the first three, `generator_updates` repeats the
+generator's update within a step (the update ratio). Every network call is a `stateless_call`, so one
 definition runs as a TensorFlow graph and under `jax.jit` alike (gan.training.engines), and as
 one of several tf.distribute replicas with the global batch's meaning (gan.training.replicas).
 """
@@ -84,12 +85,15 @@ class DCGAN(keras.Model):
         augment: tuple[str, ...] = (),
         r1_gamma: float = 0.0,
         r1_every: int = 1,
+        generator_updates: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         engines.backend_check()
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}; received {schedule!r}")
+        if generator_updates > 1 and schedule == "simultaneous":
+            raise ValueError("the simultaneous schedule has one forward pass a step: one generator update")
         self.generator = generator
         self.discriminator = discriminator
         self.adversarial_loss = adversarial_loss(loss)
@@ -111,6 +115,7 @@ class DCGAN(keras.Model):
             self.sampler.set_weights(generator.get_weights())
         self.undo_non_finite = undo_non_finite
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
+        self.generator_updates = generator_updates
 
     @property
     def trained_variables(self) -> list[keras.Variable]:
@@ -168,16 +173,16 @@ class DCGAN(keras.Model):
             fake_images = self.generator(self.sample_noise(batch_size), training=False)
             (d_real_loss,), (d_real,) = self.discriminator_update([(real_images, real_labels, True)], r1_due)
             (d_fake_loss,), (d_fake,) = self.discriminator_update([(fake_images, fake_labels, False)])
-            g_loss, _, _ = self.generator_update(self.sample_noise(batch_size), real_labels)
+            g_loss, _ = self.generator_updates_on(lambda: self.sample_noise(batch_size), real_labels)
         elif self.schedule == "summed":
             noise = self.sample_noise(batch_size)
             fake_images, _ = self._generate(_values(self.generator.trainable_variables), noise)
             (d_real_loss, d_fake_loss), (d_real, d_fake) = self.discriminator_update(
                 [(real_images, real_labels, True), (fake_images, fake_labels, False)], r1_due
             )
-            g_loss, _, _ = self.generator_update(noise, real_labels)
+            g_loss, _ = self.generator_updates_on(lambda: noise, real_labels)
         elif self.schedule == "generator_first":
-            g_loss, _, fake_images = self.generator_update(self.sample_noise(batch_size), real_labels)
+            g_loss, fake_images = self.generator_updates_on(lambda: self.sample_noise(batch_size), real_labels)
             (d_real_loss, d_fake_loss), (d_real, d_fake) = self.discriminator_update(
                 [(real_images, real_labels, True), (fake_images, fake_labels, False)], r1_due
             )
@@ -196,13 +201,17 @@ class DCGAN(keras.Model):
         })
         return {**scalars, "samples": fake_images[: self.sample_count]}
 
+    def steps_done(self):
+        """Training steps before this one: the generator's updates (read before any of this
+        step's), `generator_updates` to a step."""
+        return ops.floor_divide(ops.convert_to_tensor(self.generator.optimizer.iterations), self.generator_updates)
+
     def _r1_due(self):
         """Whether this step pays the R1 penalty: every step, or with lazy regularisation
-        every `r1_every`-th (counted by the generator's updates, one per step in every
-        schedule, read before any update). None when R1 is off."""
+        every `r1_every`-th. None when R1 is off."""
         if not self.r1_gamma:
             return None
-        return ops.equal(ops.mod(ops.convert_to_tensor(self.generator.optimizer.iterations), self.r1_every), 0)
+        return ops.equal(ops.mod(self.steps_done(), self.r1_every), 0)
 
     def judge_reals_with_r1(self, weights, averages, images, due):
         """`_judge` on real images, plus the R1 penalty (gamma / 2) * E ||grad_x D(x)||^2
@@ -255,8 +264,9 @@ class DCGAN(keras.Model):
                 weight.assign(ops.clip(weight.value, -bound, bound))
 
     def update_ema(self) -> None:
-        """Move the averaged weights towards the generator's, by ema_decay_at this step."""
-        decay = ema_decay_at(self.generator.optimizer.iterations, self.ema_decay)
+        """Move the averaged weights towards the generator's, by ema_decay_at this step
+        (once a step, after all its generator updates)."""
+        decay = ema_decay_at(self.steps_done(), self.ema_decay)
         for average, weight in zip(self.sampler.trainable_variables, self.generator.trainable_variables):
             average.assign(decay * average.value + (1.0 - decay) * weight.value)
 
@@ -319,6 +329,18 @@ class DCGAN(keras.Model):
         returns are dropped. The pre-flight checklist checks this very function."""
         judged, _ = self._judge(weights, averages, fake_images)
         return judged
+
+    def generator_updates_on(self, noise: Callable[[], object], labels):
+        """`generator_updates` generator updates in a row, each on `noise()`: fresh noise
+        in the recipe's order, the discriminator's noise again in the DCGAN paper's (as the
+        DCGAN-tensorflow faces code updates its generator twice a step, so that the
+        discriminator's loss cannot fall to zero). Returns (their mean loss, the last
+        update's fakes)."""
+        losses = []
+        for _ in range(self.generator_updates):
+            loss, _, fake_images = self.generator_update(noise(), labels)
+            losses.append(loss)
+        return ops.mean(ops.stack(losses)), fake_images
 
     def generator_update(self, noise, labels):
         """One optimizer step of the generator through the discriminator; returns
