@@ -66,6 +66,7 @@ RUNGS = {
     "ttur+ema": "--lr-g 1e-4 --lr-d 4e-4 --ema 0.999",
     "lr-double+ema": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999",
     "g-updates-2+ema": "--g-updates 2 --ema 0.999",
+    "dcgan+ema": "--preset dcgan --ema 0.999",
     "bilinear-up+ema": "--upsample bilinear --ema 0.999",
     "diffaugment+ema": "--diffaugment color,translation,cutout --ema 0.999",
     "logits+r1+ema+mbstd": "--loss logits --r1 1 --ema 0.999 --mbstd",
