@@ -202,8 +202,9 @@ class DCGAN(keras.Model):
         return {**scalars, "samples": fake_images[: self.sample_count]}
 
     def steps_done(self):
-        """Training steps before this one: the generator's updates (read before any of this
-        step's), `generator_updates` to a step."""
+        """Training steps done so far, counted by the generator's updates, `generator_updates`
+        to a step: read before a step's updates (lazy R1), the steps before it; after them
+        (the moving average), the steps including it."""
         return ops.floor_divide(ops.convert_to_tensor(self.generator.optimizer.iterations), self.generator_updates)
 
     def _r1_due(self):
