@@ -65,6 +65,7 @@ RUNGS = {
     "mbstd+ema": "--mbstd --ema 0.999",
     "ttur+ema": "--lr-g 1e-4 --lr-d 4e-4 --ema 0.999",
     "lr-double+ema": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999",
+    "lr-triple+ema": "--lr-g 4.5e-4 --lr-d 6e-4 --ema 0.999",
     "g-updates-2+ema": "--g-updates 2 --ema 0.999",
     "dcgan+ema": "--preset dcgan --ema 0.999",
     "bilinear-up+ema": "--upsample bilinear --ema 0.999",
