@@ -1,4 +1,4 @@
-"""--preset recipe|dcgan|mlp|bilinear: defaults, validation, networks, steps, runs, resume.
+"""--preset recipe|recipe-tuned|dcgan|mlp|bilinear: defaults, validation, networks, steps, runs, resume.
 
 The networks' shapes and parameter counts are pinned in test_models.py; here each preset
 is checked as a run sees it: which settings it resolves to, which builders and step it
@@ -23,7 +23,7 @@ from train import config_from_args
 
 # The smallest settings each preset allows: mlp and bilinear are 28x28 by construction.
 TINY = {"batch_size": 4, "latent_dim": 8, "grid_images": 4, "seed": 0}
-TINY_SHAPES = {"recipe": (16, 1), "dcgan": (16, 1), "mlp": (28, 1), "bilinear": (28, 1)}
+TINY_SHAPES = {"recipe": (16, 1), "recipe-tuned": (16, 1), "dcgan": (16, 1), "mlp": (28, 1), "bilinear": (28, 1)}
 
 
 def _tiny_config(preset: str, data: str = "unused", **changes) -> TrainConfig:
@@ -48,6 +48,18 @@ def test_each_preset_sets_its_defaults_and_flags_given_still_win():
         128, 1e-3, 5e-4, 1.0, "logits"
     )
     assert config_from_args(["--data", "faces"])[0] == TrainConfig(data="faces", preset="recipe")
+
+
+def test_recipe_tuned_is_the_recipe_with_the_ladders_settings_and_flags_given_still_win():
+    tuned, _ = config_from_args(["--preset", "recipe-tuned", "--data", "faces"])
+    recipe = TrainConfig(data="faces")
+    assert (tuned.lr_g, tuned.lr_d, tuned.ema) == (3e-4, 4e-4, 0.999)
+    assert dataclasses.replace(tuned, preset="recipe", lr_g=recipe.lr_g, lr_d=recipe.lr_d, ema=recipe.ema) == recipe, (
+        "nothing else differs from the recipe"
+    )
+    assert config_from_args(["--preset", "recipe-tuned", "--data", "faces", "--ema", "0"])[0].ema == 0.0
+    demo, _ = config_from_args(["--preset", "recipe-tuned"])
+    assert (demo.image_size, demo.channels, demo.batch_size, demo.steps, demo.ema) == (32, 1, 32, 3000, 0.999)
 
 
 def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make():
@@ -79,7 +91,7 @@ def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--preset", "wgan"], "argument --preset: invalid choice: 'wgan' (choose from 'recipe', 'dcgan', 'mlp', 'bilinear')"),
+        (["--preset", "wgan"], "argument --preset: invalid choice: 'wgan' (choose from 'recipe', 'recipe-tuned', 'dcgan', 'mlp', 'bilinear')"),
         (["--upsample", "nearest"], "argument --upsample: invalid choice: 'nearest' (choose from 'transpose', 'bilinear')"),
     ],
 )
@@ -123,6 +135,27 @@ def test_each_preset_builds_its_own_networks_at_the_configured_size(preset):
     assert discriminator.layers[-1].name == ("probability" if config.loss == "bce" else "score")
     has_biases = any("bias" in w.path for w in generator.weights)
     assert has_biases == (preset != "dcgan")
+
+
+@pytest.mark.parametrize("size, channels", [(64, 3), (128, 3)])
+def test_recipe_tuned_trains_the_recipes_networks_at_the_tutorials_sizes_and_beyond(size, channels):
+    """The same networks as the recipe's at every size (layer for layer, parameter for
+    parameter), and one step moves every weight of both and the moving average."""
+    tuned = dataclasses.replace(_tiny_config("recipe-tuned"), image_size=size, channels=channels, batch_size=2, grid_images=2)
+    recipe = dataclasses.replace(tuned, preset="recipe", ema=0.0)
+    networks = build_networks(tuned)
+    assert [[(layer.__class__, layer.count_params()) for layer in network.layers] for network in networks] == [
+        [(layer.__class__, layer.count_params()) for layer in network.layers] for network in build_networks(recipe)
+    ]
+    model = build_dcgan(tuned)
+    assert model.generator.output_shape == (None, size, size, channels) and model.sampler is not model.generator
+    variables = [model.generator.trainable_variables, model.discriminator.trainable_variables, model.sampler.trainable_variables]
+    before = [_snapshot(group) for group in variables]
+    figures = model.compiled_train_step(jit_compile=False)(_images(tuned))
+    assert [all(_moved(b, group)) for b, group in zip(before, variables)] == [True] * 3
+    assert all(np.isfinite(float(keras.ops.convert_to_numpy(figures[key]))) for key in ("d_real_loss", "d_fake_loss", "g_loss"))
+    assert float(model.generator.optimizer.learning_rate.numpy()) == pytest.approx(3e-4)
+    assert float(model.discriminator.optimizer.learning_rate.numpy()) == pytest.approx(4e-4)
 
 
 def test_discriminator_options_reach_every_preset():
@@ -245,6 +278,22 @@ def test_cli_trains_the_dcgan_preset_and_writes_the_usual_outputs(data_folder, t
     assert sorted(p.name for p in (out / "images").glob("*fixed_image.png")) == [f"{s:02d}fixed_image.png" for s in (0, 10, 20, 25)]
     generator = keras.saving.load_model(out / "models" / "generator_25.keras", safe_mode=True, compile=False)
     assert not any("bias" in w.path for w in generator.weights)
+
+
+def test_cli_trains_recipe_tuned_on_the_embedded_digits_and_saves_its_average(tmp_path):
+    out = tmp_path / "tuned"
+    result = run_script("train.py", "--preset", "recipe-tuned", "--out", str(out), "--steps", "4", "--save-every", "2",
+                        "--batch-size", "4", "--latent-dim", "8", "--grid-images", "4", "--mixed-precision", "off")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert (config["preset"], config["image_size"], config["channels"], config["ema"], config["lr_g"]) == (
+        "recipe-tuned", 32, 1, 0.999, 3e-4
+    )
+    assert config["data"].endswith("digits")
+    assert sorted(p.name for p in (out / "models").glob("ema_generator_*.keras")) == [
+        "ema_generator_2.keras", "ema_generator_4.keras"
+    ]
+    assert len((out / "training_log.txt").read_text().splitlines()) == 4
 
 
 @pytest.mark.parametrize("preset", ["mlp", "bilinear"])

@@ -79,7 +79,7 @@ class TrainConfig:
     inception_weights: str = _setting(FID_WEIGHTS, "the FID Inception weights (.npz), for --eval-every", group="evaluation")
     loss: str = _setting("bce", "adversarial loss: bce (the recipe), logits (BCE on raw outputs), hinge, or wgan-clip (WGAN critic, weights clipped to 0.01)", group="optimisation", choices=LOSS_NAMES)
     mixed_precision: str = _setting("auto", "auto (mixed_bfloat16 where the device multiplies bfloat16 natively and the engine uses it, else off), off (float32), mixed_bfloat16, or mixed_float16 (GPUs, with loss scaling); weights stay float32", group="engine", choices=PRECISIONS)
-    preset: str = _setting("recipe", "networks and step of a classic write-up; sets the defaults of the other flags", group="networks", choices=tuple(PRESETS))
+    preset: str = _setting("recipe", "networks and step of a classic write-up, or recipe-tuned: the recipe as the faces ladder recommends it; sets the defaults of the other flags", group="networks", choices=tuple(PRESETS))
     clip_grad: float = _setting(0.0, "clip each of the discriminator's gradient values to [-x, x] (Adam's clipvalue; 0: off)", group="optimisation")
     upsample: str = _setting("transpose", "how the recipe and dcgan generators double the size: transpose (stride-2 Conv2DTranspose) or bilinear (resize + Conv2D, no checkerboard)", group="networks", choices=UPSAMPLES)
     spectral_norm: bool = _setting(False, "spectral normalisation of the discriminator's convolution and dense weights", group="networks")

@@ -87,6 +87,7 @@ def _bilinear(config: TrainConfig) -> Networks:
 
 BUILDERS: dict[str, Callable[[TrainConfig], Networks]] = {
     "recipe": _recipe,
+    "recipe-tuned": _recipe,
     "dcgan": _dcgan,
     "mlp": _mlp,
     "bilinear": _bilinear,
