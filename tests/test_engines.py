@@ -17,12 +17,22 @@ from gan.training.networks import get_disc_normal, get_gen_normal
 from gan.training.step import DCGAN
 
 
+ADAM_STEP = 2e-4  # the discriminator's learning rate: the most Adam moves a weight in one step
+
+
 def _assert_same_run(expected: dict, actual: dict) -> None:
+    """Losses and weights agree closely; a few weights in ten thousand may differ by up to
+    one Adam step. Adam divides each gradient by its own size, so where a gradient is as
+    small as the engines' rounding, its step can come out anywhere within the learning
+    rate (CI saw 3 of 131,072 kernel entries off by 2e-5); a wrong step moves far more."""
     np.testing.assert_allclose(actual["losses"], expected["losses"], rtol=1e-4, atol=1e-5)
     weights = [key for key in expected if key.startswith("weight:")]
     assert len(weights) > 20
     for key in weights:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=key)
+        gap = np.abs(actual[key] - expected[key])
+        loose = gap > 1e-5 + 1e-3 * np.abs(expected[key])
+        assert loose.mean() <= 1e-4, f"{key}: {loose.sum()} of {loose.size} weights differ"
+        assert gap.max() <= ADAM_STEP, f"{key}: a weight differs by {gap.max():.2e}"
 
 
 @needs_jax
