@@ -16,7 +16,6 @@ from gan.training.losses import WGAN_WEIGHT_CLIP, adversarial_loss
 from gan.training.networks import get_disc_normal, get_gen_normal
 from gan.training.step import DCGAN
 
-
 ADAM_STEP = 2e-4  # the discriminator's learning rate: the most Adam moves a weight in one step
 
 
