@@ -12,11 +12,12 @@ from conftest import PROJECT_ROOT, needs_jax
 from engine_replay import BATCH, LATENT, SIZE, make_inputs, replay
 
 from gan.settings.choices import SCHEDULES
+from gan.settings.recipe import DISCRIMINATOR_LEARNING_RATE
 from gan.training.losses import WGAN_WEIGHT_CLIP, adversarial_loss
 from gan.training.networks import get_disc_normal, get_gen_normal
 from gan.training.step import DCGAN
 
-ADAM_STEP = 2e-4  # the discriminator's learning rate: the most Adam moves a weight in one step
+ADAM_STEP = DISCRIMINATOR_LEARNING_RATE  # the larger of the recipe's rates: the most Adam moves a weight in one step
 
 
 def _assert_same_run(expected: dict, actual: dict) -> None:
