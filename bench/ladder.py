@@ -73,6 +73,8 @@ RUNGS = {
     "logits+r1+ema+mbstd": "--loss logits --r1 1 --ema 0.999 --mbstd",
     "lr-double+ema+g-updates-2": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --g-updates 2",
     "lr-double+ema+bilinear-up": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --upsample bilinear",
+    "lr-double+ema+hard-labels": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --label-noise 0",
+    "lr-double+ema+spectral-norm": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --spectral-norm",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
