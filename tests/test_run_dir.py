@@ -13,6 +13,13 @@ def test_step_numbers_are_padded_to_the_width_of_the_last_step(tmp_path):
     assert RunDir(tmp_path, total_steps=25).sample_grid(5).name == "05_image.png"
 
 
+def test_a_run_resumed_with_fewer_steps_keeps_the_width_of_its_saves(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "state_01000.json").write_text("{}")
+    assert RunDir(tmp_path, total_steps=3000).fixed_grid(1500).name == "01500fixed_image.png"
+    assert RunDir(tmp_path, total_steps=100000).state_file(1500).name == "state_001500.json"
+
+
 def test_default_run_folders_are_numbered_after_the_data_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(run_dir, "OUTPUTS_ROOT", tmp_path / "outputs")
     first = claim_run_folder(None, "/some/where/anime faces")

@@ -11,7 +11,8 @@ outputs/<run>/
     tensorboard/         event files
 
 NNNN is always the number of training steps the pictured or saved networks have had,
-zero-padded to the width of the run's last step so that names sort in step order.
+zero-padded to the width of the run's last step so that names sort in step order; a run
+resumed with fewer steps than it began with keeps the wider names it already has.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ class RunDir:
 
     def __init__(self, root: Path, total_steps: int):
         self.root = Path(root)
-        self.width = len(str(total_steps))
+        self.models = self.root / "models"
+        saved = [len(p.stem.rsplit("_", 1)[1]) for p in _saves_by_step(self.models, "state", ".json").values()]
+        self.width = max([len(str(total_steps)), *saved])
         self.config = self.root / "config.json"
         self.log = self.root / "training_log.txt"
         self.fixed_noise = self.root / "fixed_noise.npy"
         self.images = self.root / "images"
-        self.models = self.root / "models"
         self.tensorboard = self.root / "tensorboard"
         self.health = self.root / "health.jsonl"
 
