@@ -75,6 +75,7 @@ RUNGS = {
     "lr-double+ema+bilinear-up": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --upsample bilinear",
     "lr-double+ema+hard-labels": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --label-noise 0",
     "lr-double+ema+spectral-norm": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --spectral-norm",
+    "lr-double+ema+fakes-batch-stats": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --fakes-batch-stats",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"

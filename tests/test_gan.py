@@ -182,3 +182,30 @@ def test_the_average_gets_batch_norm_statistics_of_its_own_weights():
 def test_without_ema_the_generator_draws_the_pictures():
     model = _tiny_dcgan()
     assert model.sampler is model.generator
+
+
+@pytest.mark.parametrize("batch_statistics", [False, True], ids=["moving averages", "batch statistics"])
+def test_the_recipe_steps_fakes_come_from_the_generator_mode_asked_for(batch_statistics):
+    """--fakes-batch-stats: the discriminator's fakes (the step's samples) are the
+    generator's training-mode output; by default its inference-mode output, the recipe's
+    predict. Moving averages far from any batch's statistics tell the two apart."""
+    model = _tiny_dcgan()
+    model.fakes_batch_statistics = batch_statistics
+    for variable in model.generator.non_trainable_variables:
+        if "moving_mean" in variable.path:
+            variable.assign(np.full(variable.shape, 3.0, np.float32))
+    images = np.random.default_rng(3).uniform(-1, 1, (BATCH, SIZE, SIZE, 1)).astype(np.float32)
+    noise_state = np.array(model.seed_generator.state.numpy())
+    model.noisy_labels(BATCH)
+    noise = model.sample_noise(BATCH)
+    model.seed_generator.state.assign(noise_state)
+    generator_state = _values(model.generator.variables)
+    training_mode = model.generator(noise, training=True).numpy()[:4]
+    for variable, value in zip(model.generator.variables, generator_state):
+        variable.assign(value)
+    inference_mode = model.generator(noise, training=False).numpy()[:4]
+    assert np.max(np.abs(training_mode - inference_mode)) > 0.1
+
+    samples = np.asarray(model.train_step(images)["samples"])
+    expected = training_mode if batch_statistics else inference_mode
+    np.testing.assert_allclose(samples, expected, rtol=1e-5, atol=1e-5)

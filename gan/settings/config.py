@@ -88,6 +88,7 @@ class TrainConfig:
     r1: float = _setting(0.0, "R1 penalty on real images, (gamma/2) E|grad D(x)|^2, with this gamma (0: off; needs a loss on raw scores: logits, hinge, wgan-clip)", group="optimisation")
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
     g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
+    fakes_batch_stats: bool = _setting(False, "draw the discriminator's fakes of the recipe step with batch statistics in the generator's batch norms, as its own update draws them, not with their moving averages as the recipe's predict does (the dcgan, mlp and bilinear steps always do)", group="optimisation")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")

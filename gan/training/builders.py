@@ -115,6 +115,7 @@ def join_networks(config: TrainConfig, generator: keras.Model, discriminator: ke
         r1_gamma=config.r1,
         r1_every=config.r1_every,
         generator_updates=config.g_updates,
+        fakes_batch_statistics=config.fakes_batch_stats,
     )
 
 

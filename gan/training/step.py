@@ -1,7 +1,8 @@
 """The combined model and one training step: the recipe's semantics in one place.
 
 One step, as in the recipe (`schedule="recipe"`):
-1. the generator makes a batch of fakes from fresh noise (inference mode);
+1. the generator makes a batch of fakes from fresh noise (inference mode; with
+   `fakes_batch_statistics`, training mode, as in the other write-ups);
 2. noisy labels: real 1 - U(0, 0.2), fake U(0, 0.2), one per image;
 3. the discriminator is updated on the real batch, then separately on the fake batch;
 4. the generator is updated through the frozen discriminator on fresh noise, with the
@@ -86,6 +87,7 @@ class DCGAN(keras.Model):
         r1_gamma: float = 0.0,
         r1_every: int = 1,
         generator_updates: int = 1,
+        fakes_batch_statistics: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -116,6 +118,7 @@ class DCGAN(keras.Model):
         self.undo_non_finite = undo_non_finite
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
         self.generator_updates = generator_updates
+        self.fakes_batch_statistics = fakes_batch_statistics
 
     @property
     def trained_variables(self) -> list[keras.Variable]:
@@ -170,7 +173,7 @@ class DCGAN(keras.Model):
         real_labels, fake_labels = self.noisy_labels(batch_size)
         r1_due = self._r1_due()
         if self.schedule == "recipe":
-            fake_images = self.generator(self.sample_noise(batch_size), training=False)
+            fake_images = self._recipe_fakes(self.sample_noise(batch_size))
             (d_real_loss,), (d_real,) = self.discriminator_update([(real_images, real_labels, True)], r1_due)
             (d_fake_loss,), (d_fake,) = self.discriminator_update([(fake_images, fake_labels, False)])
             g_loss, _ = self.generator_updates_on(lambda: self.sample_noise(batch_size), real_labels)
@@ -240,6 +243,14 @@ class DCGAN(keras.Model):
             judged, averages_after, penalty = penalised()
             return judged, averages_after, ops.where(due, penalty, ops.zeros_like(penalty))
         return ops.cond(due, penalised, unpenalised)
+
+    def _recipe_fakes(self, noise):
+        """The recipe step's fakes for the discriminator: the generator in inference mode, as
+        the recipe's predict draws them, or with `fakes_batch_statistics` in training mode,
+        the function its own update trains (its moving averages left as they are)."""
+        if self.fakes_batch_statistics:
+            return self._generate(_values(self.generator.trainable_variables), noise)[0]
+        return self.generator(noise, training=False)
 
     def _augmented(self, images):
         """What the discriminator sees: the images through DiffAugment, if enabled."""
