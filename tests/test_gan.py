@@ -26,6 +26,11 @@ def _changed(before, variables) -> list[bool]:
     return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
 
 
+def _restore(variables, values) -> None:
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
 def _moving_statistics(model):
     return [v for v in model.non_trainable_variables if "moving" in v.path]
 
@@ -77,12 +82,10 @@ def test_generator_update_sees_the_discriminator_with_batch_statistics(compiled)
         # judged by D (which the update must not change) in training and inference mode.
         generator_state = _values(model.generator.variables)
         fakes = model.generator(noise, training=True)
-        for variable, value in zip(model.generator.variables, generator_state):
-            variable.assign(value)
+        _restore(model.generator.variables, generator_state)
         d_state = _values(model.discriminator.variables)
         expected_training = model.discriminator(fakes, training=True).numpy()
-        for variable, value in zip(model.discriminator.variables, d_state):
-            variable.assign(value)
+        _restore(model.discriminator.variables, d_state)
         inference = model.discriminator(fakes, training=False).numpy()
 
         _, seen, _ = generator_update(noise, real_labels)
@@ -164,8 +167,7 @@ def test_the_average_gets_batch_norm_statistics_of_its_own_weights():
     def mismatch():
         saved = _values(model.sampler.non_trainable_variables)
         training = model.sampler(noise, training=True).numpy()
-        for variable, value in zip(model.sampler.non_trainable_variables, saved):
-            variable.assign(value)
+        _restore(model.sampler.non_trainable_variables, saved)
         return np.mean(np.abs(model.sampler(noise, training=False).numpy() - training))
 
     for average, statistic in zip(model.sampler.non_trainable_variables, model.generator.non_trainable_variables):
@@ -201,8 +203,7 @@ def test_the_recipe_steps_fakes_come_from_the_generator_mode_asked_for(batch_sta
     model.seed_generator.state.assign(noise_state)
     generator_state = _values(model.generator.variables)
     training_mode = model.generator(noise, training=True).numpy()[:4]
-    for variable, value in zip(model.generator.variables, generator_state):
-        variable.assign(value)
+    _restore(model.generator.variables, generator_state)
     inference_mode = model.generator(noise, training=False).numpy()[:4]
     assert np.max(np.abs(training_mode - inference_mode)) > 0.1
 

@@ -179,7 +179,7 @@ class DCGAN(keras.Model):
             g_loss, _ = self.generator_updates_on(lambda: self.sample_noise(batch_size), real_labels)
         elif self.schedule == "summed":
             noise = self.sample_noise(batch_size)
-            fake_images, _ = self._generate(_values(self.generator.trainable_variables), noise)
+            fake_images = self._fakes_with_batch_statistics(noise)
             (d_real_loss, d_fake_loss), (d_real, d_fake) = self.discriminator_update(
                 [(real_images, real_labels, True), (fake_images, fake_labels, False)], r1_due
             )
@@ -249,8 +249,13 @@ class DCGAN(keras.Model):
         the recipe's predict draws them, or with `fakes_batch_statistics` in training mode,
         the function its own update trains (its moving averages left as they are)."""
         if self.fakes_batch_statistics:
-            return self._generate(_values(self.generator.trainable_variables), noise)[0]
+            return self._fakes_with_batch_statistics(noise)
         return self.generator(noise, training=False)
+
+    def _fakes_with_batch_statistics(self, noise):
+        """Fakes of the generator's current weights in training mode, for a discriminator
+        update; the batch-norm averages after them are dropped."""
+        return self._generate(_values(self.generator.trainable_variables), noise)[0]
 
     def _augmented(self, images):
         """What the discriminator sees: the images through DiffAugment, if enabled."""
