@@ -101,7 +101,7 @@ def test_on_trouble_stop_checkpoints_and_names_the_remedy(data_folder, tmp_path)
     assert "Final verdict: d_wins" in doctor.stdout and "Remedy: Halve the discriminator" in doctor.stdout
 
 
-def test_on_trouble_rollback_restores_the_healthy_checkpoint_with_the_remedy(data_folder, tmp_path):
+def test_on_trouble_rollback_restores_the_healthy_checkpoint_with_the_remedy_and_resumes_exactly(data_folder, tmp_path):
     out = tmp_path / "run"
     result = train(data_folder, out, "--on-trouble", "rollback")
     assert result.returncode == 0, result.stderr
@@ -119,6 +119,18 @@ def test_on_trouble_rollback_restores_the_healthy_checkpoint_with_the_remedy(dat
     assert discriminator_learning_rate(newest.discriminator) == pytest.approx(1e-4)
     doctor = run_script("doctor.py", str(out))
     assert doctor.returncode == 0 and "Rolled back 1 time(s)" in doctor.stdout
+    # Stopped at step 50, after the rollback, and resumed: it ends as the run above did.
+    straight, stopped = out, tmp_path / "stopped"
+    assert train(data_folder, stopped, "--on-trouble", "rollback", "--steps", "50").returncode == 0
+    resumed = run_train_patched(trouble_patch((30, 35), True), "--resume", str(stopped), "--steps", "60")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (stopped / "health.jsonl").read_text() == (straight / "health.jsonl").read_text()
+    assert (stopped / "training_log.txt").read_text() == (straight / "training_log.txt").read_text()
+    for name in ("generator", "discriminator"):
+        a = keras.saving.load_model(RunDir(straight, 60).model_file(name, 60), safe_mode=True)
+        b = keras.saving.load_model(RunDir(stopped, 60).model_file(name, 60), safe_mode=True)
+        for x, y in zip(a.variables + a.optimizer.variables, b.variables + b.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(x.numpy(), y.numpy())
 
 
 @needs_jax
@@ -140,21 +152,6 @@ def test_rollbacks_are_bounded(data_folder, tmp_path):
     records = read_health(out / "health.jsonl")
     assert [r["to_step"] for r in records if r.get("event") == "rollback"] == [20, 20, 20]
     assert json.loads((out / "config.json").read_text())["lr_d"] == pytest.approx(2e-4 / 8)
-
-
-def test_a_run_resumed_after_a_rollback_ends_as_the_uninterrupted_one(data_folder, tmp_path):
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    assert train(data_folder, straight, "--on-trouble", "rollback").returncode == 0
-    assert train(data_folder, stopped, "--on-trouble", "rollback", "--steps", "50").returncode == 0
-    resumed = run_train_patched(trouble_patch((30, 35), True), "--resume", str(stopped), "--steps", "60")
-    assert resumed.returncode == 0, resumed.stderr
-    assert (stopped / "health.jsonl").read_text() == (straight / "health.jsonl").read_text()
-    assert (stopped / "training_log.txt").read_text() == (straight / "training_log.txt").read_text()
-    for name in ("generator", "discriminator"):
-        a = keras.saving.load_model(RunDir(straight, 60).model_file(name, 60), safe_mode=True)
-        b = keras.saving.load_model(RunDir(stopped, 60).model_file(name, 60), safe_mode=True)
-        for x, y in zip(a.variables + a.optimizer.variables, b.variables + b.optimizer.variables, strict=True):
-            np.testing.assert_array_equal(x.numpy(), y.numpy())
 
 
 def test_doctor_diagnoses_a_run_without_health_checks_from_its_grids(tiny_run, tmp_path):

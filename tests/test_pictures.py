@@ -9,8 +9,10 @@ import pytest
 from conftest import run_script
 from PIL import Image
 
-from gan.pictures.latent import interpolate, seed_noise
+from gan.pictures.grids import to_uint8
+from gan.pictures.latent import generate, interpolate, load_generator, seed_noise
 from gan.pictures.plots import moving_average
+from gan.runs.folder import generator_source
 from gan.runs.text_log import format_log_line, read_log
 
 
@@ -131,14 +133,19 @@ def _generate(source, *flags, out):
     return [np.asarray(Image.open(p)) for p in sorted(out.glob("0*.png"))]
 
 
+def _plain_samples(source, seed, count=1):
+    """What `generate.py SOURCE -n COUNT --seed SEED` draws, computed in this process: each
+    generate.py call costs a process start and TensorFlow's import."""
+    generator = load_generator(generator_source(source))
+    return to_uint8(generate(generator, seed_noise(seed, count, tuple(generator.input_shape[1:]))))
+
+
 def test_generate_samples_seeded_grids_and_individual_images(tiny_run, tmp_path):
     run, _ = tiny_run
     first = _generate(run, "-n", "5", "--seed", "3", out=tmp_path / "a")
-    again = _generate(run / "models" / "generator_25.keras", "-n", "5", "--seed", "3", out=tmp_path / "b")
-    other = _generate(run, "-n", "5", "--seed", "4", out=tmp_path / "c")
     assert len(first) == 5 and first[0].shape == (16, 16)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not np.array_equal(first[0], other[0])
+    assert all(np.array_equal(a, b[..., 0]) for a, b in zip(first, _plain_samples(run / "models" / "generator_25.keras", 3, 5)))
+    assert not np.array_equal(first[0], _plain_samples(run, 4)[0, ..., 0])
     with Image.open(tmp_path / "a" / "grid.png") as grid:  # 5 images: 3 columns, 2 rows
         assert grid.size == (3 * 16 + 2 * 2, 2 * 16 + 2)
 
@@ -147,8 +154,7 @@ def test_generate_samples_seeded_grids_and_individual_images(tiny_run, tmp_path)
 def test_interpolation_endpoints_are_the_two_seeds_plain_samples(tiny_run, tmp_path, flags):
     run, _ = tiny_run
     strip = _generate(run, "--interpolate", "6", "--seed", "3", "--to-seed", "9", *flags, out=tmp_path / "i")
-    start = _generate(run, "-n", "1", "--seed", "3", out=tmp_path / "s")[0]
-    end = _generate(run, "-n", "1", "--seed", "9", out=tmp_path / "e")[0]
+    start, end = (_plain_samples(run, seed)[0, ..., 0] for seed in (3, 9))
     assert len(strip) == 6
     assert np.abs(strip[0].astype(int) - start).max() <= 1 and np.abs(strip[-1].astype(int) - end).max() <= 1
     assert not np.array_equal(strip[2], strip[0])
@@ -159,8 +165,7 @@ def test_interpolation_endpoints_are_the_two_seeds_plain_samples(tiny_run, tmp_p
 def test_arithmetic_shows_both_seeds_and_their_sum(tiny_run, tmp_path):
     run, _ = tiny_run
     row = _generate(run, "--arithmetic", "--seed", "3", out=tmp_path / "sum")
-    plain = _generate(run, "-n", "1", "--seed", "4", out=tmp_path / "four")[0]
-    assert len(row) == 3 and np.abs(row[1].astype(int) - plain).max() <= 1
+    assert len(row) == 3 and np.abs(row[1].astype(int) - _plain_samples(run, 4)[0, ..., 0]).max() <= 1
 
 
 def test_latent_helpers():

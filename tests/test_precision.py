@@ -1,4 +1,5 @@
-"""--mixed-precision: where `auto` picks bfloat16, and a bfloat16 run from start to resume."""
+"""--mixed-precision: where `auto` picks bfloat16, and a bfloat16 run (with the average and
+DiffAugment) from start to resume."""
 
 import json
 
@@ -6,7 +7,9 @@ import keras
 import numpy as np
 import pytest
 from conftest import TINY_FLAGS, run_script
+from PIL import Image
 
+from gan.pictures.grids import make_grid, to_uint8
 from gan.runs.folder import RunDir
 from gan.training import precision
 
@@ -67,8 +70,11 @@ def test_auto_records_the_concrete_precision_and_builds_in_it(data_folder, tmp_p
     assert _generator_policy(tmp_path / "run") == ("float32" if expected == "off" else expected)
 
 
-def test_a_bfloat16_run_resumes_exactly_and_its_generator_makes_images(data_folder, tmp_path):
-    flags = [*TINY_FLAGS, "--mixed-precision", "mixed_bfloat16", "--save-every", "5", "--seed", "2"]
+def test_a_bfloat16_run_with_the_average_and_diffaugment_resumes_exactly_and_draws_with_the_average(data_folder, tmp_path):
+    """One straight, stopped and resumed triple for the three things a resume must carry
+    beyond the weights: the precision policy, the average and the augmentation's noise."""
+    flags = [*TINY_FLAGS, "--mixed-precision", "mixed_bfloat16", "--ema", "0.9", "--diffaugment", "color,translation,cutout",
+             "--save-every", "5", "--sample-every", "5", "--seed", "2"]
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     assert run_script("train.py", "--data", str(data_folder), "--out", str(straight), *flags, "--steps", "10").returncode == 0
     assert run_script("train.py", "--data", str(data_folder), "--out", str(stopped), *flags, "--steps", "5").returncode == 0
@@ -76,12 +82,18 @@ def test_a_bfloat16_run_resumes_exactly_and_its_generator_makes_images(data_fold
     assert result.returncode == 0, result.stderr
     assert (stopped / "training_log.txt").read_text() == (straight / "training_log.txt").read_text()
     assert _generator_policy(stopped) == "mixed_bfloat16"
-    for name in ("generator", "discriminator"):
-        resumed = keras.saving.load_model(RunDir(stopped, 10).model_file(name, 10), safe_mode=True)
-        whole = keras.saving.load_model(RunDir(straight, 10).model_file(name, 10), safe_mode=True)
+    for name in ("generator", "discriminator", "ema_generator"):
+        resumed = keras.saving.load_model(stopped / "models" / f"{name}_10.keras", safe_mode=True)
+        whole = keras.saving.load_model(straight / "models" / f"{name}_10.keras", safe_mode=True)
         assert all(weight.dtype == "float32" for weight in resumed.weights)
         for left, right in zip(resumed.get_weights(), whole.get_weights(), strict=True):
             np.testing.assert_array_equal(left, right)
+    raw, average = (keras.saving.load_model(straight / "models" / f"{name}_10.keras", safe_mode=True)
+                    for name in ("generator", "ema_generator"))
+    assert not np.array_equal(raw.get_weights()[0], average.get_weights()[0])
+    redrawn = make_grid(to_uint8(average(np.load(straight / "fixed_noise.npy"), training=False)))
+    saved = np.asarray(Image.open(straight / "images" / "10fixed_image.png"))
+    assert np.abs(redrawn[..., 0].astype(int) - saved).max() <= 1, "fixed grids come from the average"
     result = run_script("generate.py", str(stopped), "-n", "4", "-o", str(tmp_path / "made.png"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "made.png").stat().st_size > 0

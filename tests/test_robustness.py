@@ -305,22 +305,3 @@ def test_random_bytes_never_crash_the_loader(tmp_path, payload, prefix, extensio
     assert isinstance(result, str) or (result.shape == (16, 16, 3) and result.dtype == np.uint8)
 
 
-def test_an_ema_and_diffaugment_run_resumes_exactly_and_draws_with_the_average(data_folder, tmp_path):
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    options = ["--ema", "0.9", "--diffaugment", "color,translation,cutout"]
-    assert _train(data_folder, straight, "--steps", "20", *options).returncode == 0
-    assert _train(data_folder, stopped, "--steps", "10", *options).returncode == 0
-    assert _resume(stopped, "--steps", "20").returncode == 0
-    for run in (straight, stopped):
-        assert (run / "models" / "ema_generator_20.keras").is_file()
-    averaged = [keras.saving.load_model(run / "models" / "ema_generator_20.keras", safe_mode=True) for run in (straight, stopped)]
-    for a, b in zip(averaged[0].get_weights(), averaged[1].get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert (stopped / "training_log.txt").read_text() == (straight / "training_log.txt").read_text()
-    raw = keras.saving.load_model(straight / "models" / "generator_20.keras", safe_mode=True)
-    assert not np.array_equal(raw.get_weights()[0], averaged[0].get_weights()[0])
-    from gan.pictures.grids import make_grid, to_uint8
-
-    redrawn = make_grid(to_uint8(averaged[0](np.load(straight / "fixed_noise.npy"), training=False)))
-    saved = np.asarray(Image.open(straight / "images" / "20fixed_image.png"))
-    assert np.abs(redrawn[..., 0].astype(int) - saved).max() <= 1, "fixed grids come from the average"
