@@ -15,8 +15,8 @@ networks with limited data"). The figures are theirs:
 
 Scores are raw (logits; a probability p is read as log(p / (1 - p))), on unaugmented
 images, in training mode, one kind of image per batch, as the recipe's step shows them to
-the discriminator. Fakes come from the trained generator, not its moving average, as in
-the step.
+the discriminator. Fakes come from the trained generator in inference mode, not from its
+moving average, as the recipe's step draws them.
 """
 
 from __future__ import annotations
