@@ -77,6 +77,7 @@ RUNGS = {
     "lr-double+ema+spectral-norm": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --spectral-norm",
     "lr-double+ema+fakes-batch-stats": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --fakes-batch-stats",
     "lr-double+ema+diffaugment": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --diffaugment color,translation,cutout",
+    "lr-double+ema+translation": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --diffaugment translation",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
