@@ -119,6 +119,32 @@ def test_batches_are_scaled_seeded_and_cover_every_image_each_epoch():
     assert min(b.min() for b in batches) == -1.0 and max(b.max() for b in batches) <= 1.0
 
 
+def test_mirror_trains_every_image_once_each_way_per_epoch_and_resumes_by_index():
+    left, right = np.arange(6) * 20, np.arange(6) * 20 + 10  # image i is the pixel pair (20i, 20i + 10)
+    images = np.stack([left, right], axis=1).astype(np.uint8).reshape(6, 1, 2, 1)
+
+    def first_batches(mirror, skip=0, count=6):
+        stream = iter(training_batches(images, batch_size=4, seed=3, skip_batches=skip, mirror=mirror))
+        return [np.rint((next(stream).numpy() + 1) * 127.5).astype(int).reshape(4, 2) for _ in range(count)]
+
+    epoch = np.concatenate(first_batches(mirror=True)[:3])  # 12 = 6 images, each both ways
+    pairs = sorted(map(tuple, epoch))
+    assert pairs == sorted([(a, b) for a, b in zip(left, right)] + [(b, a) for a, b in zip(left, right)])
+    assert all(a < b for a, b in np.concatenate(first_batches(mirror=False)[:3])), "no flips without --mirror"
+    batches = first_batches(mirror=True)
+    assert all(np.array_equal(a, b) for a, b in zip(batches[2:], first_batches(mirror=True, skip=2)))
+
+
+def test_streamed_mirror_holds_every_image_and_its_flip(tmp_path):
+    paths = write_images(tmp_path, 4)
+    in_memory = load_image_folder(tmp_path, 16, 3).images
+    batches = [b.numpy() for b in streaming_batches(paths, 16, 3, 4, seed=1, mirror=True).take(2)]
+    pixels = np.rint((np.concatenate(batches) + 1.0) * 127.5).astype(np.uint8)
+    assert sorted(image.tobytes() for image in pixels) == sorted(
+        image.tobytes() for image in np.concatenate([in_memory, in_memory[:, :, ::-1]])
+    )
+
+
 def _as_uint8_set(images):
     return {image.tobytes() for image in images}
 
@@ -165,3 +191,21 @@ def test_a_run_trains_on_streamed_files(data_folder, tmp_path, capsys):
     assert "16 image files, streamed" in capsys.readouterr().out
     assert len((out / "training_log.txt").read_text().splitlines()) == 3
     assert (out / "models" / "state_3.json").is_file()
+
+
+def test_mirror_reaches_the_training_stream(data_folder, tmp_path, monkeypatch):
+    import gan.data.folders
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(args[4] if len(args) > 4 else kwargs.get("mirror"))
+        return training_batches(*args, **kwargs)
+
+    monkeypatch.setattr(gan.data.folders, "training_batches", recording)
+    config = TrainConfig(
+        data=str(data_folder), out=str(tmp_path / "run"), image_size=16, channels=1, batch_size=4,
+        latent_dim=8, grid_images=4, steps=1, save_every=1, seed=1, mirror=True,
+    )
+    train(config, show_progress=False)
+    assert seen == [True]

@@ -45,9 +45,9 @@ class ImageSet:
     def description(self) -> str:
         return f"{len(self.images)} images"
 
-    def batches(self, batch_size: int, seed: int, skip_batches: int = 0):
+    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
         """The endless batch stream of `training_batches` over these images."""
-        return training_batches(self.images, batch_size, seed, skip_batches)
+        return training_batches(self.images, batch_size, seed, skip_batches, mirror)
 
 
 @dataclass
@@ -66,9 +66,9 @@ class ImageStream:
     def description(self) -> str:
         return f"{len(self.paths)} image files, streamed (decoded as they are read)"
 
-    def batches(self, batch_size: int, seed: int, skip_batches: int = 0):
+    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
         """The endless batch stream of `streaming_batches` over these files."""
-        return streaming_batches(self.paths, self.image_size, self.channels, batch_size, seed, skip_batches)
+        return streaming_batches(self.paths, self.image_size, self.channels, batch_size, seed, skip_batches, mirror)
 
 
 def _list_folder(root: Path) -> list[Path]:

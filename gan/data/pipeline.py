@@ -20,12 +20,22 @@ def _scale(pixels):
     return tf.cast(pixels, tf.float32) / 127.5 - 1.0
 
 
-def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0):
+def _mirrored_where(images, flipped):
+    """Each image flipped left to right where `flipped` (one bool per image) is true."""
+    import tensorflow as tf
+
+    return tf.where(flipped[:, None, None, None], tf.reverse(images, axis=[2]), images)
+
+
+def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
     """An endless tf.data stream of float32 batches in [-1, 1], reproducible from `seed`.
 
     Indices, not images, are shuffled and batched (every image once per epoch, in a new
     order each epoch), so shuffling costs 8 bytes per image, not a copy of the pixels, and
     a resumed run skips the batches it has trained on without touching their pixels.
+    `mirror` doubles the index range: index i + N is image i flipped left to right, so an
+    epoch holds every image once each way (StyleGAN's --mirror) and a resume still skips
+    by index, with no extra pixels held.
     """
     import tensorflow as tf
 
@@ -33,11 +43,12 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batche
     count = len(images)
 
     def gather_and_scale(indices):
-        return _scale(tf.gather(pixels, indices))
+        gathered = tf.gather(pixels, indices % count)
+        return _scale(_mirrored_where(gathered, indices >= count) if mirror else gathered)
 
     return (
-        tf.data.Dataset.range(count)
-        .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.range(count * (2 if mirror else 1))
+        .shuffle(count * (2 if mirror else 1), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
         .skip(skip_batches)
@@ -47,7 +58,8 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batche
 
 
 def streaming_batches(
-    paths: list[Path], image_size: int, channels: int, batch_size: int, seed: int, skip_batches: int = 0
+    paths: list[Path], image_size: int, channels: int, batch_size: int, seed: int, skip_batches: int = 0,
+    mirror: bool = False,
 ):
     """An endless tf.data stream of float32 batches in [-1, 1] decoded from the files as
     they are read: for folders too big to hold in memory.
@@ -58,6 +70,7 @@ def streaming_batches(
     few batches, whatever the folder's size. A resumed run skips file names, not decoded
     batches (decoding them would cost as much as the steps did); if the skipped part held
     unreadable files, it resumes that many files earlier than an unbroken run would be.
+    `mirror` lists each file twice, once to be flipped left to right, as in training_batches.
     """
     import tensorflow as tf
 
@@ -77,12 +90,15 @@ def streaming_batches(
             print(f"warning: {os.fsdecode(path)} skipped ({result})", file=sys.stderr)
         return np.zeros((0, *shape), np.uint8)
 
-    def decode_in_pipeline(path):
-        return tf.ensure_shape(tf.numpy_function(decode, [path], tf.uint8), (None, *shape))
+    def decode_in_pipeline(path, flipped):
+        decoded = tf.ensure_shape(tf.numpy_function(decode, [path], tf.uint8), (None, *shape))
+        return _mirrored_where(decoded, tf.fill(tf.shape(decoded)[:1], flipped))
 
+    names = [os.fsencode(path) for path in paths]
+    copies = 2 if mirror else 1
     return (
-        tf.data.Dataset.from_tensor_slices([os.fsencode(path) for path in paths])
-        .shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices((names * copies, [False] * len(names) + [True] * len(names) * (copies - 1)))
+        .shuffle(len(names) * copies, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .skip(skip_batches * batch_size)
         .map(decode_in_pipeline, num_parallel_calls=tf.data.AUTOTUNE)

@@ -93,6 +93,7 @@ class TrainConfig:
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")
     on_trouble: str = _setting("warn", "when a health check finds trouble: warn (say so and go on), stop (checkpoint, then stop with the remedy), or rollback (to the newest healthy checkpoint, with the remedy applied; at most 3 times)", group="schedule", choices=ON_TROUBLE)
+    mirror: bool = _setting(False, "also train on every image flipped left to right, doubling the data set (faces, photos; not digits or text)", group="data")
     data_cache: str = _setting("memory", "memory: decode the images once and hold them in RAM (fastest); none: decode the files as training reads them, for folders too big for RAM", group="data", choices=DATA_CACHES)
 
     def validate(self) -> None:

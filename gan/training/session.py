@@ -78,7 +78,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
     truncate_health(run.health, health_records)
 
     def batches_from(step: int) -> Iterator:
-        return iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=step)))
+        return iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=step, mirror=config.mirror)))
 
     evaluator = (
         Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
