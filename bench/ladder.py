@@ -78,6 +78,8 @@ RUNGS = {
     "lr-double+ema+fakes-batch-stats": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --fakes-batch-stats",
     "lr-double+ema+diffaugment": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --diffaugment color,translation,cutout",
     "lr-double+ema+translation": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --diffaugment translation",
+    "lr-double+ema+mirror": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --mirror",
+    "lr-double+ema+dcgan-init": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --init dcgan",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
