@@ -36,6 +36,26 @@ def test_block_filters_match_the_recipe_and_scale_with_size():
     assert block_filters(64) == [512, 256, 128, 64]
     assert block_filters(32) == [256, 128, 64]
     assert block_filters(128) == [512, 512, 256, 128, 64]
+    assert block_filters(32, width=2) == [512, 256, 128]
+    assert block_filters(64, width=0.5) == [256, 128, 64, 32]
+
+
+def _conv_filters(model) -> list[int]:
+    return [layer.filters for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+
+
+@pytest.mark.parametrize("build_generator, build_discriminator", [
+    (lambda width: get_gen_normal((1, 1, 8), 32, 3, width=width), lambda width: get_disc_normal((32, 32, 3), width=width)),
+    (lambda width: dcgan_generator(8, 32, 3, width=width), lambda width: dcgan_discriminator((32, 32, 3), width=width)),
+])
+def test_width_scales_every_hidden_convolution_and_keeps_the_outputs(build_generator, build_discriminator):
+    for build in (build_generator, build_discriminator):
+        plain, wide = _conv_filters(build(1.0)), _conv_filters(build(2.0))
+        assert len(plain) == len(wide) >= 3
+        # the generator's last convolution makes the pixels and the dcgan critic's makes one score: neither widens
+        assert [w == 2 * p for p, w in zip(plain, wide)] == [p > 3 for p in plain]
+    assert build_generator(2.0).output_shape == (None, 32, 32, 3)
+    assert build_discriminator(2.0).output_shape == (None, 1)
 
 
 @pytest.mark.parametrize("size", [8, 48, 100])

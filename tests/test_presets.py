@@ -81,6 +81,9 @@ def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make()
         (["--preset", "mlp", "--no-disc-batch-norm"], "--no-disc-batch-norm: the mlp discriminator has no batch norm to drop"),
         (["--preset", "bilinear", "--g-updates", "2"], "--g-updates 2: --preset bilinear steps both networks from one forward pass"),
         (["--g-updates", "0"], "--g-updates must be a positive integer; received 0"),
+        (["--width", "0"], "--width must be in (0, 8]; received 0.0"),
+        (["--width", "16"], "--width must be in (0, 8]; received 16.0"),
+        (["--preset", "mlp", "--width", "2"], "--width: the mlp networks are not the recipe's convolutional stacks"),
     ],
 )
 def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
@@ -135,6 +138,14 @@ def test_each_preset_builds_its_own_networks_at_the_configured_size(preset):
     assert discriminator.layers[-1].name == ("probability" if config.loss == "bce" else "score")
     has_biases = any("bias" in w.path for w in generator.weights)
     assert has_biases == (preset != "dcgan")
+
+
+@pytest.mark.parametrize("preset", ["recipe", "dcgan"])
+def test_width_reaches_both_networks_a_preset_builds(preset):
+    plain = build_networks(_tiny_config(preset))
+    wide = build_networks(_tiny_config(preset, width=2.0))
+    # every hidden convolution twice as wide: each of their kernels four times as large
+    assert [w.count_params() > 3 * p.count_params() for p, w in zip(plain, wide)] == [True, True]
 
 
 @pytest.mark.parametrize("size, channels", [(64, 3), (128, 3)])

@@ -28,12 +28,13 @@ def check_image_size(image_size: int) -> None:
         )
 
 
-def block_filters(image_size: int) -> list[int]:
+def block_filters(image_size: int, width: float = 1.0) -> list[int]:
     """Filters of the stride-2 blocks, from the 4x4 end to the image end.
 
     64 -> [512, 256, 128, 64] as in the recipe; 32 -> [256, 128, 64];
-    128 -> [512, 512, 256, 128, 64].
+    128 -> [512, 512, 256, 128, 64]. `width` scales every block, as the PyTorch DCGAN
+    tutorial's ngf and ndf do (64 there is width 1 here): 32 at width 2 -> [512, 256, 128].
     """
     check_image_size(image_size)
     blocks = int(math.log2(image_size)) - 2
-    return [min(64 * 2**i, 512) for i in reversed(range(blocks))]
+    return [max(1, round(min(64 * 2**i, 512) * width)) for i in reversed(range(blocks))]

@@ -44,6 +44,7 @@ def _conv_discriminator_options(config: TrainConfig) -> dict[str, object]:
         **_discriminator_options(config),
         "mbstd_group": config.mbstd_group if config.mbstd else 0,
         "batch_norm": config.disc_batch_norm,
+        "width": config.width,
     }
 
 
@@ -53,7 +54,8 @@ def _image_shape(config: TrainConfig) -> tuple[int, int, int]:
 
 def _recipe(config: TrainConfig) -> Networks:
     generator = get_gen_normal(
-        (1, 1, config.latent_dim), config.image_size, config.channels, config.init, config.lr_g, upsample=config.upsample
+        (1, 1, config.latent_dim), config.image_size, config.channels, config.init, config.lr_g, upsample=config.upsample,
+        width=config.width,
     )
     discriminator = get_disc_normal(_image_shape(config), config.init, config.lr_d, **_conv_discriminator_options(config))
     return generator, discriminator
@@ -61,7 +63,8 @@ def _recipe(config: TrainConfig) -> Networks:
 
 def _dcgan(config: TrainConfig) -> Networks:
     generator = dcgan_generator(
-        config.latent_dim, config.image_size, config.channels, init=config.init, learning_rate=config.lr_g, upsample=config.upsample
+        config.latent_dim, config.image_size, config.channels, init=config.init, learning_rate=config.lr_g, upsample=config.upsample,
+        width=config.width,
     )
     discriminator = dcgan_discriminator(
         _image_shape(config), init=config.init, learning_rate=config.lr_d, **_conv_discriminator_options(config)

@@ -172,6 +172,7 @@ def get_gen_normal(
     learning_rate: float = GENERATOR_LEARNING_RATE,
     *,
     upsample: str = "transpose",
+    width: float = 1.0,
 ) -> keras.Model:
     """Noise (1, 1, latent) -> image (size, size, channels) in [-1, 1], compiled.
 
@@ -180,7 +181,7 @@ def get_gen_normal(
     """
     _check_options(init, upsample)
     kernel_init = _kernel_init(init)
-    filters = block_filters(image_size)
+    filters = block_filters(image_size, width)
     noise = keras.Input(shape=noise_shape, name="noise")
     x = _upsampling_stack(noise, filters, init, kernel_init, upsample, _leaky())
     # one refining convolution at size/2
@@ -201,6 +202,7 @@ def get_disc_normal(
     batch_norm: bool = True,
     clip_value: float = 0.0,
     mbstd_group: int = 0,
+    width: float = 1.0,
 ) -> keras.Model:
     """Image -> probability that it is real (a raw score with `logits`), compiled.
 
@@ -213,7 +215,7 @@ def get_disc_normal(
     """
     _check_options(init)
     kernel_init = _kernel_init(init)
-    filters = list(reversed(block_filters(_square_shape(image_shape))))
+    filters = list(reversed(block_filters(_square_shape(image_shape), width)))
     image = keras.Input(shape=image_shape, name="image")
     # size -> 4x4, doubling the filters each block
     x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, batch_norm)
@@ -234,6 +236,7 @@ def dcgan_generator(
     init: str = "dcgan",
     learning_rate: float = DCGAN_LEARNING_RATE,
     upsample: str = "transpose",
+    width: float = 1.0,
 ) -> keras.Model:
     """Noise (1, 1, latent) -> image in [-1, 1]: transposed 4x4 convolutions without
     biases, z -> ngf*8 at 4x4 -> ngf*4 -> ngf*2 -> ngf -> pixels at 64x64 (ngf = 64), a
@@ -242,7 +245,7 @@ def dcgan_generator(
     kernel_init = _kernel_init(init)
     noise = keras.Input(shape=(1, 1, latent_dim), name="noise")
     x = _upsampling_stack(
-        noise, block_filters(image_size), init, kernel_init, upsample, layers.ReLU, use_bias=False, **TORCH_BATCH_NORM
+        noise, block_filters(image_size, width), init, kernel_init, upsample, layers.ReLU, use_bias=False, **TORCH_BATCH_NORM
     )
     x = _double(x, channels, kernel_init, upsample, use_bias=False)
     return _generator(noise, x, learning_rate)
@@ -258,6 +261,7 @@ def dcgan_discriminator(
     batch_norm: bool = True,
     clip_value: float = 0.0,
     mbstd_group: int = 0,
+    width: float = 1.0,
 ) -> keras.Model:
     """Image -> probability (a raw score with `logits`): stride-2 4x4 convolutions without
     biases, ndf -> ndf*2 -> ndf*4 -> ndf*8 down to 4x4 (ndf = 64 at 64x64), batch norm
@@ -266,7 +270,7 @@ def dcgan_discriminator(
     minibatch-stddev feature)."""
     _check_options(init)
     kernel_init = _kernel_init(init)
-    filters = list(reversed(block_filters(_square_shape(image_shape))))
+    filters = list(reversed(block_filters(_square_shape(image_shape), width)))
     image = keras.Input(shape=image_shape, name="image")
     x = _downsampling_stack(image, filters, init, kernel_init, spectral_norm, batch_norm, use_bias=False, **TORCH_BATCH_NORM)
     x = _with_spread(x, mbstd_group)
