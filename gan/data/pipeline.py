@@ -41,14 +41,15 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batche
 
     pixels = tf.constant(images)
     count = len(images)
+    copies = 2 if mirror else 1
 
     def gather_and_scale(indices):
         gathered = tf.gather(pixels, indices % count)
         return _scale(_mirrored_where(gathered, indices >= count) if mirror else gathered)
 
     return (
-        tf.data.Dataset.range(count * (2 if mirror else 1))
-        .shuffle(count * (2 if mirror else 1), seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.range(count * copies)
+        .shuffle(count * copies, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
         .skip(skip_batches)
@@ -96,8 +97,9 @@ def streaming_batches(
 
     names = [os.fsencode(path) for path in paths]
     copies = 2 if mirror else 1
+    flipped = [False] * len(names) + ([True] * len(names) if mirror else [])
     return (
-        tf.data.Dataset.from_tensor_slices((names * copies, [False] * len(names) + [True] * len(names) * (copies - 1)))
+        tf.data.Dataset.from_tensor_slices((names * copies, flipped))
         .shuffle(len(names) * copies, seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .skip(skip_batches * batch_size)

@@ -37,8 +37,9 @@ CHANGEABLE_ON_RESUME = (
     "distribute",
 )
 
-
 MAX_WIDTH = 8  # 512-filter blocks at width 8 are 4,096 wide: beyond that a typo, not a network
+
+
 # The sections of `train.py --help`, in order; every setting names one.
 FLAG_GROUPS = ("data", "networks", "optimisation", "schedule", "outputs", "evaluation", "engine")
 
@@ -90,7 +91,7 @@ class TrainConfig:
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
     g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
     fakes_batch_stats: bool = _setting(False, "draw the discriminator's fakes of the recipe step with batch statistics in the generator's batch norms, as its own update draws them, not with their moving averages as the recipe's predict does (the dcgan, mlp and bilinear steps always do)", group="optimisation")
-    width: float = _setting(1.0, "filters of every convolution in both networks relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the work", group="networks")
+    width: float = _setting(1.0, "filters of every hidden convolution in both networks relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the work", group="networks")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")

@@ -28,7 +28,7 @@ class Preset:
     defaults: dict[str, object] = field(default_factory=dict)  # TrainConfig fields; explicit flags win
     image_size: int | None = None  # the one size the networks make; None: any power of two >= 16
     upsample_option: bool = True  # whether the generator has stride-2 transposed convolutions to replace
-    conv_discriminator: bool = True  # the convolutional stack of recipe and dcgan: a 4x4 map for --mbstd, batch norms to drop
+    conv_discriminator: bool = True  # the convolutional stack of recipe and dcgan: a 4x4 map for --mbstd, batch norms to drop, filters for --width
 
 
 MNIST_SIZE = 28
