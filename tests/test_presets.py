@@ -84,6 +84,8 @@ def test_without_data_a_preset_trains_on_the_demo_digits_at_a_size_it_can_make()
         (["--width", "0"], "--width must be in (0, 8]; received 0.0"),
         (["--width", "16"], "--width must be in (0, 8]; received 16.0"),
         (["--preset", "mlp", "--width", "2"], "--width: the mlp networks are not the recipe's convolutional stacks"),
+        (["--width-d", "-1"], "--width-d must be zero (as --width) or in (0, 8]; received -1.0"),
+        (["--preset", "bilinear", "--width-d", "2"], "--width-d: the bilinear networks are not the recipe's convolutional stacks"),
     ],
 )
 def test_bad_or_incompatible_preset_flags_are_refused(flags, message):
@@ -146,6 +148,17 @@ def test_width_reaches_both_networks_a_preset_builds(preset):
     wide = build_networks(_tiny_config(preset, width=2.0))
     # every hidden convolution twice as wide: each of their kernels four times as large
     assert [w.count_params() > 3 * p.count_params() for p, w in zip(plain, wide)] == [True, True]
+
+
+@pytest.mark.parametrize("preset", ["recipe", "dcgan"])
+def test_width_d_widens_the_discriminator_alone(preset):
+    plain_generator, plain_discriminator = build_networks(_tiny_config(preset))
+    generator, discriminator = build_networks(_tiny_config(preset, width_d=2.0))
+    assert generator.count_params() == plain_generator.count_params()
+    assert discriminator.count_params() > 3 * plain_discriminator.count_params()
+    narrow_generator, wide_discriminator = build_networks(_tiny_config(preset, width=0.5, width_d=2.0))
+    assert narrow_generator.count_params() < plain_generator.count_params() / 3
+    assert wide_discriminator.count_params() == discriminator.count_params()
 
 
 @pytest.mark.parametrize("size, channels", [(64, 3), (128, 3)])

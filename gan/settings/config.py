@@ -92,6 +92,7 @@ class TrainConfig:
     g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
     fakes_batch_stats: bool = _setting(False, "draw the discriminator's fakes of the recipe step with batch statistics in the generator's batch norms, as its own update draws them, not with their moving averages as the recipe's predict does (the dcgan, mlp and bilinear steps always do)", group="optimisation")
     width: float = _setting(1.0, "filters of every hidden convolution in both networks relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the work", group="networks")
+    width_d: float = _setting(0.0, "the discriminator's width where it should differ from the generator's: --width then sets the generator's alone (0: --width for both)", group="networks")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
     health_every: int = _setting(0, "judge the run's health (RUN/health.jsonl; see doctor.py) every this many steps and at the last (0: every --sample-every)", group="schedule")
@@ -122,6 +123,8 @@ class TrainConfig:
             raise UserError(f"--diffaugment: unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENT_POLICIES)}")
         if not 0 < self.width <= MAX_WIDTH:
             raise UserError(f"--width must be in (0, {MAX_WIDTH}]; received {self.width}")
+        if not 0 <= self.width_d <= MAX_WIDTH:
+            raise UserError(f"--width-d must be zero (as --width) or in (0, {MAX_WIDTH}]; received {self.width_d}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be in [0, 1); received {self.ema}")
         if not 0 <= self.label_noise < 0.5:
@@ -164,8 +167,9 @@ class TrainConfig:
                             "see a sigmoid's: use --loss logits (the same loss on raw scores) or hinge")
         if self.r1 and preset.schedule == "simultaneous":
             raise UserError(f"--r1 is not available with --preset {preset.name} (one pass steps both networks)")
-        if self.width != 1.0 and not preset.conv_discriminator:
-            raise UserError(f"--width: the {preset.name} networks are not the recipe's convolutional stacks; use --preset recipe or dcgan")
+        for flag, value, plain in (("--width", self.width, 1.0), ("--width-d", self.width_d, 0.0)):
+            if value != plain and not preset.conv_discriminator:
+                raise UserError(f"{flag}: the {preset.name} networks are not the recipe's convolutional stacks; use --preset recipe or dcgan")
         if self.mbstd and not preset.conv_discriminator:
             raise UserError(f"--mbstd: the {preset.name} discriminator has no feature map for it; use --preset recipe or dcgan")
         if self.mbstd and self.batch_size % self.mbstd_group:
@@ -192,6 +196,11 @@ class TrainConfig:
             raise UserError(f"--no-disc-batch-norm: the {preset.name} discriminator has no batch norm to drop; use --preset recipe or dcgan")
         if self.g_updates > 1 and preset.schedule == "simultaneous":
             raise UserError(f"--g-updates {self.g_updates}: --preset {preset.name} steps both networks from one forward pass")
+
+    @property
+    def disc_width(self) -> float:
+        """The discriminator's width: --width-d where given, else the generator's --width."""
+        return self.width_d or self.width
 
     @property
     def augment_policy(self) -> tuple[str, ...]:

@@ -44,7 +44,7 @@ def _conv_discriminator_options(config: TrainConfig) -> dict[str, object]:
         **_discriminator_options(config),
         "mbstd_group": config.mbstd_group if config.mbstd else 0,
         "batch_norm": config.disc_batch_norm,
-        "width": config.width,
+        "width": config.disc_width,
     }
 
 
