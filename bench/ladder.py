@@ -85,6 +85,8 @@ RUNGS = {
     "lr-double+ema+width-2+mirror": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror",
     "lr-double+ema+g-width-2": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --width-d 1",
     "lr-double+ema+d-width-2": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width-d 2",
+    "lr-double+ema+width-2+d-width-3": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --width-d 3",
+    "lr-double+ema+width-2+d-lr-double": "--lr-g 3e-4 --lr-d 8e-4 --ema 0.999 --width 2",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
