@@ -48,6 +48,7 @@ def test_grey_images_trained_as_rgb_and_colour_files_trained_as_grey(tmp_path):
 def test_too_few_images_for_the_batch():
     (warning,) = _warnings(_varied(30), 3, batch_size=4)
     assert warning.startswith("only 30 images, fewer than 10 batches of 4")
+    assert "--mirror" in warning and "--diffaugment" in warning
 
 
 def _tiny_model(**changes) -> tuple[DCGAN, TrainConfig]:

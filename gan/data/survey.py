@@ -47,8 +47,8 @@ class Survey:
                          "(--channels 1): pass --channels 3 to keep the colour")
         if self.count < FEW_BATCHES * batch_size:
             found.append(f"only {self.count} images, fewer than {FEW_BATCHES} batches of {batch_size}: the "
-                         "discriminator can learn them by heart and the generator then copies them; add images "
-                         "or use --diffaugment")
+                         "discriminator can learn them by heart and the generator then copies them; add images, "
+                         "or pass --mirror (where a left-right flip is still a fair picture) or --diffaugment")
         return found
 
     def summary(self) -> str:
