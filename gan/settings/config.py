@@ -91,7 +91,7 @@ class TrainConfig:
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
     g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
     fakes_batch_stats: bool = _setting(False, "draw the discriminator's fakes of the recipe step with batch statistics in the generator's batch norms, as its own update draws them, not with their moving averages as the recipe's predict does (the dcgan, mlp and bilinear steps always do)", group="optimisation")
-    width: float = _setting(1.0, "filters of every hidden convolution in both networks (the discriminator's: --width-d where given) relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the work", group="networks")
+    width: float = _setting(1.0, "filters of every hidden convolution in both networks (the discriminator's: --width-d where given) relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the arithmetic a step", group="networks")
     width_d: float = _setting(0.0, "the discriminator's width where it should differ from the generator's: --width then sets the generator's alone (0: --width for both)", group="networks")
     mbstd: bool = _setting(False, "a minibatch-standard-deviation feature in the discriminator's last block (recipe, dcgan)", group="networks")
     mbstd_group: int = _setting(4, "images per minibatch-stddev group; must divide --batch-size", group="networks")
