@@ -159,6 +159,8 @@ def test_the_page_says_what_it_serves_and_no_route_takes_a_path(app, client, mod
     assert "16&times;16 faces shown at 128&times;128" in text and "New faces" in text
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     assert client.get("/page.js").mimetype == "text/javascript" and client.get("/page.css").mimetype == "text/css"
+    shared = client.get("/studio.css")
+    assert shared.mimetype == "text/css" and b"font-family" in shared.data
     assert all(not rule.arguments for rule in app.url_map.iter_rules()), "a route takes part of the URL as a value"
     for path in ("/static/page.js", "/web_page/index.html", "/page.js/../web.py", "/api/faces/../../web.py"):
         missing = client.get(path)

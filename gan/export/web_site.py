@@ -1,6 +1,6 @@
 """--format web: a static folder that makes faces in the browser, with no server of its own.
 
-    index.html, faces.js, faces.css   the page (gan/export/web_page/)
+    index.html, faces.js, studio.css, faces.css   the page (gan/export/web_page/)
     generator.onnx                    the same file as --format onnx, run by onnxruntime-web
     ort.wasm.min.js, ort-wasm-*       onnxruntime-web's WebAssembly backend (onnxruntime_web.py)
     noise.bin, site.json              the noise of seeds 0..NOISE_SEEDS-1, and its layout
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import keras
 
 PAGE = Path(__file__).resolve().parent / "web_page"
-PAGE_FILES = ("index.html", "faces.js", "faces.css")
+PAGE_FILES = ("index.html", "faces.js", "studio.css", "faces.css")
 NOISE_FILE, SITE_FILE = "noise.bin", "site.json"
 NOISE_SEEDS, FACES_PER_SEED = 256, 16  # seeds 0..255, up to 16 faces each: 1.6 MB for 100 noise values
 

@@ -33,11 +33,17 @@ from werkzeug.serving import (
 )
 
 from gan.errors import UserError
+from gan.export.web_site import PAGE as EXPORTED_PAGE
 from gan.pictures.grids import grid_columns, make_grid, png_bytes
 from gan.web.face_maker import FaceMaker
 
-PAGE_FOLDER = "page"
-PAGE_ASSETS = {"page.js": "text/javascript", "page.css": "text/css"}  # served as fixed routes
+PAGE_FOLDER = Path(__file__).resolve().parent / "page"
+# Served as fixed routes; the look both face pages share is the exported page's studio.css.
+PAGE_ASSETS = {
+    "page.js": (PAGE_FOLDER / "page.js", "text/javascript"),
+    "page.css": (PAGE_FOLDER / "page.css", "text/css"),
+    "studio.css": (EXPORTED_PAGE / "studio.css", "text/css"),
+}
 MAX_FACES = 64
 MIN_STEPS, MAX_STEPS = 2, 32
 MAX_SEED = 2**32 - 1
@@ -89,8 +95,8 @@ def create_app(generator, name: str, step: int | None) -> Flask:
     which generator it is. The generator is shared by all requests (see FaceMaker)."""
     maker = FaceMaker(generator)
     app = Flask(__name__, template_folder=PAGE_FOLDER, static_folder=None)
-    for file, mimetype in PAGE_ASSETS.items():
-        body = (Path(app.root_path) / PAGE_FOLDER / file).read_bytes()
+    for file, (path, mimetype) in PAGE_ASSETS.items():
+        body = path.read_bytes()
         app.add_url_rule(f"/{file}", file, lambda body=body, mimetype=mimetype: Response(body, mimetype=mimetype))
 
     def answer(faces: np.ndarray, columns: int, output: str, **fields) -> Response:
