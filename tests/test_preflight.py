@@ -49,6 +49,8 @@ def test_too_few_images_for_the_batch():
     (warning,) = _warnings(_varied(30), 3, batch_size=4)
     assert warning.startswith("only 30 images, fewer than 10 batches of 4")
     assert "--mirror" in warning and "--diffaugment" in warning
+    (mirrored,) = survey_images(_varied(30)).warnings(3, 4, mirrored=True)
+    assert "--mirror" not in mirrored and mirrored.endswith("or pass --diffaugment")
 
 
 def _tiny_model(**changes) -> tuple[DCGAN, TrainConfig]:

@@ -30,7 +30,7 @@ class Survey:
     grey: int  # images whose three channels are equal (colour runs only; else 0)
     colour_share: float | None  # of a sample of the files (grey runs only; else None)
 
-    def warnings(self, channels: int, batch_size: int) -> list[str]:
+    def warnings(self, channels: int, batch_size: int, mirrored: bool = False) -> list[str]:
         """One plain sentence per problem, with what to do about it."""
         found = []
         if self.duplicates > NOTABLE * self.count:
@@ -46,9 +46,11 @@ class Survey:
             found.append(f"{self.colour_share:.0%} of a sample of the files are in colour, trained as grayscale "
                          "(--channels 1): pass --channels 3 to keep the colour")
         if self.count < FEW_BATCHES * batch_size:
+            remedies = "--diffaugment" if mirrored else (
+                "--mirror (where a left-right flip is still a fair picture) or --diffaugment")
             found.append(f"only {self.count} images, fewer than {FEW_BATCHES} batches of {batch_size}: the "
-                         "discriminator can learn them by heart and the generator then copies them; add images, "
-                         "or pass --mirror (where a left-right flip is still a fair picture) or --diffaugment")
+                         f"discriminator can learn them by heart and the generator then copies them; add images, "
+                         f"or pass {remedies}")
         return found
 
     def summary(self) -> str:

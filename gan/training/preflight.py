@@ -26,7 +26,7 @@ def run_preflight(config: TrainConfig, image_data: ImageSet | ImageStream, model
     print("Pre-flight checklist:")
     survey, surveyed = _survey(config, image_data)
     print(f"  data:   {survey.summary()}{surveyed}")
-    for warning in survey.warnings(config.channels, config.batch_size):
+    for warning in survey.warnings(config.channels, config.batch_size, config.mirror):
         print(f"warning: {warning}", file=sys.stderr)
     device, on_gpu = engine_device()
     print(f"  device: {device}")
