@@ -49,7 +49,7 @@ class Survey:
             remedies = "--diffaugment" if mirrored else (
                 "--mirror (where a left-right flip is still a fair picture) or --diffaugment")
             found.append(f"only {self.count} images, fewer than {FEW_BATCHES} batches of {batch_size}: the "
-                         f"discriminator can learn them by heart and the generator then copies them; add images, "
+                         "discriminator can learn them by heart and the generator then copies them; add images, "
                          f"or pass {remedies}")
         return found
 
