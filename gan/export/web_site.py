@@ -1,9 +1,10 @@
 """--format web: a static folder that makes faces in the browser, with no server of its own.
 
-    index.html, faces.js, studio.css, faces.css   the page (gan/export/web_page/)
-    generator.onnx                    the same file as --format onnx, run by onnxruntime-web
-    ort.wasm.min.js, ort-wasm-*       onnxruntime-web's WebAssembly backend (onnxruntime_web.py)
-    noise.bin, site.json              the noise of seeds 0..NOISE_SEEDS-1, and its layout
+    index.html, faces.js          the page (gan/export/web_page/)
+    studio.css, faces.css         its look: the part serve.py's page shares, then its own
+    generator.onnx                the same file as --format onnx, run by onnxruntime-web
+    ort.wasm.min.js, ort-wasm-*   onnxruntime-web's WebAssembly backend (onnxruntime_web.py)
+    noise.bin, site.json          the noise of seeds 0..NOISE_SEEDS-1, and its layout
 
 The noise of a seed is numpy's default_rng(seed).standard_normal, which the browser
 cannot draw: porting PCG64, SeedSequence and NumPy's float32 ziggurat to JavaScript would
