@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -90,6 +91,12 @@ def test_resume_refuses_changed_settings_and_a_finished_run(straight_run):
     assert result.returncode == 2 and "already ran 20 steps; pass --steps" in result.stderr
     result = _resume(straight_run.parent / "nothing")
     assert result.returncode == 2 and "not a run folder" in result.stderr
+    unsaved = straight_run.parent / "killed-before-its-first-save"
+    (unsaved / "models").mkdir(parents=True)
+    shutil.copy(straight_run / "config.json", unsaved / "config.json")
+    result = _resume(unsaved)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "holds no complete checkpoint to resume from" in result.stderr and "a new --out" in result.stderr
 
 
 def _start_long_run(data, out, image_size="16"):

@@ -89,6 +89,7 @@ def check_resumable(config: TrainConfig, folder: Path) -> None:
     """Fail before the data are loaded if there is nothing to resume."""
     checkpoints = list_checkpoints(RunDir(folder, config.steps))
     if not checkpoints:
-        raise UserError(f"{folder / 'models'} holds no complete checkpoint to resume from")
+        raise UserError(f"{folder / 'models'} holds no complete checkpoint to resume from (a run stopped "
+                        "before its first save keeps nothing to go on from: train again with a new --out)")
     if checkpoints[-1].step >= config.steps:
         raise UserError(f"{folder} already ran {checkpoints[-1].step} steps; pass --steps with a larger total to go on")
