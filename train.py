@@ -21,7 +21,7 @@ from pathlib import Path
 from gan import cli
 from gan.data.folders import open_training_data
 from gan.errors import UserError
-from gan.settings.config import DIGITS_DEMO_FIXED, FLAG_GROUPS, TrainConfig, digits_demo_config, with_preset
+from gan.settings.config import FLAG_GROUPS, TrainConfig, digits_demo_with, with_preset
 from gan.settings.presets import preset_named
 
 ARGUMENT_TYPES = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}
@@ -66,7 +66,7 @@ def config_from_args(argv: list[str] | None = None) -> tuple[TrainConfig, Path |
         return TrainConfig.load(resume / "config.json").resumed_with(given), resume
     if "data" in given:
         return with_preset(TrainConfig(data=given["data"]), given), None
-    return with_preset(digits_demo_config(), {**DIGITS_DEMO_FIXED, **given}), None
+    return digits_demo_with(given), None
 
 
 def main() -> None:

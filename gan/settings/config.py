@@ -240,11 +240,6 @@ def with_preset(base: TrainConfig, flags: dict) -> TrainConfig:
     return dataclasses.replace(base, **{**defaults, **flags})
 
 
-# The embedded digits' own settings, which no preset's defaults change (a flag given still
-# does): a digit flipped left to right is not a digit.
-DIGITS_DEMO_FIXED = {"mirror": False}
-
-
 def digits_demo_config() -> TrainConfig:
     """The embedded default: MNIST digits at 32x32x1, about five minutes on a 2-core CPU.
 
@@ -252,3 +247,10 @@ def digits_demo_config() -> TrainConfig:
     gave visibly cleaner digits.
     """
     return TrainConfig(data=str(DIGITS_DEMO), image_size=32, channels=1, batch_size=32, steps=3000)
+
+
+def digits_demo_with(flags: dict) -> TrainConfig:
+    """The embedded digits with the chosen preset's defaults, then the flags given. No
+    preset's default mirrors them (a digit flipped left to right is not a digit); --mirror
+    given still does."""
+    return with_preset(digits_demo_config(), {"mirror": False, **flags})
