@@ -36,6 +36,8 @@ def test_round_trips_through_json(tmp_path):
         ({"eval_every": -1}, "--eval-every must be zero (never) or a positive integer; received -1"),
         ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),
+        ({"lr_decay": -1}, "--lr-decay must be zero (constant rates) or a step count up to --steps 10000; received -1"),
+        ({"lr_decay": 10_001}, "--lr-decay must be zero (constant rates) or a step count up to --steps 10000; received 10001"),
         ({"loss": "wgan-gp"}, "--loss must be one of bce, logits, hinge, wgan-clip; received 'wgan-gp'"),
         ({"mixed_precision": "float16"}, "--mixed-precision must be one of auto, off, mixed_bfloat16, mixed_float16; received 'float16'"),
         ({"data_cache": "disk"}, "--data-cache must be one of memory, none; received 'disk'"),

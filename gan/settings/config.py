@@ -73,6 +73,7 @@ class TrainConfig:
     xla: bool = _setting(False, "compile the training step with XLA (on the 2-core CPUs we measured, a plain graph was faster)", group="engine")
     keep: int = _setting(3, "checkpoints (models + state) to keep, newest first; 0 keeps all", group="outputs")
     on_nan: str = _setting("stop", "on a NaN or infinite loss: stop (the last checkpoint stays) or skip (undo that step's updates)", group="schedule", choices=ON_NAN)
+    lr_decay: int = _setting(0, "over the run's last this many steps, both learning rates fall linearly toward zero, the last step at 1/this of its rate (0: constant rates)", group="optimisation")
     ema: float = _setting(0.0, "decay of a moving average of the generator's weights used for grids, saves and evaluation (0: off; try 0.999)", group="optimisation")
     diffaugment: str = _setting("", "DiffAugment policy for everything the discriminator sees: any of color,translation,cutout (default none)", group="optimisation")
     eval_every: int = _setting(0, "compute FID, KID, precision and recall every this many steps and at the end (0: never)", group="evaluation")
@@ -125,6 +126,8 @@ class TrainConfig:
             raise UserError(f"--width must be in (0, {MAX_WIDTH}]; received {self.width}")
         if not 0 <= self.width_d <= MAX_WIDTH:
             raise UserError(f"--width-d must be zero (as --width) or in (0, {MAX_WIDTH}]; received {self.width_d}")
+        if not isinstance(self.lr_decay, int) or not 0 <= self.lr_decay <= self.steps:
+            raise UserError(f"--lr-decay must be zero (constant rates) or a step count up to --steps {self.steps}; received {self.lr_decay}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be in [0, 1); received {self.ema}")
         if not 0 <= self.label_noise < 0.5:

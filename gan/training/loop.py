@@ -25,7 +25,7 @@ from gan.evaluation.evaluator import append_metrics, format_metrics
 from gan.pictures.grids import make_grid, save_png, to_uint8
 from gan.runs.folder import save_model
 from gan.settings.config import TrainConfig
-from gan.training import checkpoints, distribute, rollback
+from gan.training import checkpoints, distribute, rollback, schedule
 from gan.training.health import HealthMonitor, TroubleFound
 from gan.training.log import SCALARS, TrainingLog
 from gan.training.session import Session, open_session
@@ -77,6 +77,7 @@ def run_loop(session: Session, show_progress: bool = True) -> Path:
 def _train_steps(session: Session, start: int, recorder: StepRecorder, outputs: RunOutputs, stop: StopSignals) -> int:
     """Train from step `start` to the last; return the number of steps run in all."""
     for step in range(start, session.config.steps):
+        schedule.set_learning_rates(session.model, session.config, step)
         # Dispatch this step, then record the previous one while the device runs it:
         # reading a step's losses waits for the device, so it is done one step late.
         figures = session.train_step(next(session.batches))
