@@ -98,10 +98,18 @@ def test_same_seed_repeats_the_log_and_another_seed_does_not(tiny_run, data_fold
 def test_default_run_trains_on_the_embedded_digits(tmp_path):
     result = run_script("train.py", "--steps", "2", "--sample-every", "1", "--out", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert "Data: 5000 images from" in result.stdout
+    data_line = next(line for line in result.stdout.splitlines() if line.startswith("Data: "))
+    assert data_line.startswith("Data: 5000 images from") and "flipped" not in data_line
     with Image.open(tmp_path / "demo" / "images" / "1_image.png") as grid:
         assert grid.mode == "L" and grid.size == (8 * 32 + 7 * 2, 4 * 32 + 3 * 2)  # batch 32: 8x4
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["image_size"] == 32
+
+
+def test_a_mirrored_run_says_so_on_its_data_line(data_folder, tmp_path):
+    result = run_script("train.py", "--data", str(data_folder), "--out", str(tmp_path / "run"), *TINY_RUN_FLAGS,
+                        "--steps", "1", "--mirror")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^Data: .*, each also flipped left to right \(--mirror\)$", result.stdout, re.M), result.stdout
 
 
 def _assert_one_line_error(result, pattern):

@@ -47,7 +47,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "recipe-tuned",
             "the recipe with the faces ladder's winners: twice the filters, doubled learning rates, "
-            "a moving average of the generator, every image also flipped left to right (--no-mirror for digits or text)",
+            "a moving average of the generator, and mirrored images (--no-mirror for digits or text)",
             schedule="recipe",
             defaults=RECIPE_TUNED,
         ),

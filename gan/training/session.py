@@ -62,7 +62,8 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
         checkpoints.check_resumable(config, resume)
     if image_data is None:
         image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
-    print(f"Data: {image_data.description()} from {config.data}")
+    flipped = ", each also flipped left to right (--mirror)" if config.mirror else ""
+    print(f"Data: {image_data.description()} from {config.data}{flipped}")
     if image_data.skipped:
         print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
     config = _resolve_precision(config)
