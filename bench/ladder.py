@@ -19,6 +19,12 @@ evaluate.py with the same judge for every rung: the held-out faces and --count g
 images from the run's newest generator (the moving average where the run keeps one).
 `--raw` scores an --ema rung's trained weights instead: the average never feeds back into
 training, so they are the same rung without --ema, and one run gives both rows.
+
+`--branch-from RUN` starts a `--lr-decay N` rung at the step its decay begins, from RUN's
+checkpoint there: RUN trained the same rung without the decay and kept that checkpoint
+(train.py ... --keep 0). Until that step the factor on the rates is 1, so the two runs
+are one run (one seed repeats a CPU run exactly), and the rung trains only its last N
+steps. Several decay lengths then cost one run and their decays.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +47,9 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
-from gan.runs.folder import RunDir, list_checkpoints, list_grids, newest_model  # noqa: E402
-from gan.settings.config import FID_WEIGHTS  # noqa: E402
+from gan.runs.folder import RunDir, delete_checkpoint, list_checkpoints, list_grids, newest_model  # noqa: E402
+from gan.settings.config import FID_WEIGHTS, TrainConfig  # noqa: E402
+from train import config_from_args  # noqa: E402
 
 SHARED_FLAGS = "--image-size 32 --channels 3 --batch-size 64"
 # name -> the flags that rung adds to the recipe; one option at a time, then combinations.
@@ -87,9 +95,46 @@ RUNGS = {
     "lr-double+ema+d-width-2": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width-d 2",
     "lr-double+ema+width-2+d-width-3": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --width-d 3",
     "lr-double+ema+width-2+d-lr-double": "--lr-g 3e-4 --lr-d 8e-4 --ema 0.999 --width 2",
+    "lr-double+ema+width-2+mirror+mbstd": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --mbstd",
+    "lr-double+ema+width-2+mirror+hinge": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --loss hinge",
+    "lr-double+ema+width-2+mirror+decay-1000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 1000",
+    "lr-double+ema+width-2+mirror+decay-2000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 2000",
+    "lr-double+ema+width-2+mirror+decay-3000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 3000",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
+
+
+def _new_run_arguments(out: Path, args, flags: list[str]) -> list[str]:
+    return ["--data", str(args.train), "--out", str(out), "--steps", str(args.steps), "--seed", str(args.seed),
+            "--save-every", str(min(500, args.steps)), *shlex.split(SHARED_FLAGS), *flags]
+
+
+def branch(out: Path, args, flags: list[str]) -> None:
+    """Lay out the rung's folder as --branch-from's run at the step the rung's decay begins
+    (see the module's docstring); a folder laid out before is left as it is."""
+    if (out / "config.json").is_file():
+        return
+    wanted = config_from_args(_new_run_arguments(out, args, flags))[0]
+    trunk_folder = args.branch_from
+    trunk = TrainConfig.load(trunk_folder / "config.json")
+    if not wanted.lr_decay:
+        raise UserError(f"--branch-from: rung {args.rung} has no --lr-decay, so it has no step to branch at")
+    if wanted.mixed_precision == "auto":  # a run records what auto resolved to
+        wanted = replace(wanted, mixed_precision=trunk.mixed_precision)
+    differing = [f.name for f in fields(TrainConfig)
+                 if f.name not in ("out", "keep", "lr_decay") and getattr(trunk, f.name) != getattr(wanted, f.name)]
+    if differing:
+        raise UserError(f"--branch-from {trunk_folder}: it differs from rung {args.rung} in {', '.join(differing)}")
+    start = args.steps - wanted.lr_decay
+    trunk_run = RunDir(trunk_folder, trunk.steps)
+    if start not in [checkpoint.step for checkpoint in list_checkpoints(trunk_run)]:
+        raise UserError(f"--branch-from {trunk_folder}: it kept no checkpoint at step {start}, where the decay begins")
+    shutil.copytree(trunk_folder, out)
+    for checkpoint in list_checkpoints(RunDir(out, trunk.steps)):
+        if checkpoint.step > start:
+            delete_checkpoint(checkpoint)
+    replace(trunk, out=str(out), lr_decay=wanted.lr_decay, keep=wanted.keep).save(out / "config.json")
 
 
 def train(out: Path, args, flags: list[str]) -> float:
@@ -101,8 +146,7 @@ def train(out: Path, args, flags: list[str]) -> float:
     resuming = (out / "config.json").is_file()
     command = [sys.executable, str(ROOT / "train.py")] + (
         ["--resume", str(out), "--steps", str(args.steps)] if resuming else
-        ["--data", str(args.train), "--out", str(out), "--steps", str(args.steps), "--seed", str(args.seed),
-         "--save-every", str(min(500, args.steps)), *shlex.split(SHARED_FLAGS), *flags]
+        _new_run_arguments(out, args, flags)
     )
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -159,6 +203,8 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true",
                         help="score an --ema rung's trained generator instead of its average, recorded as '<rung>, raw': "
                              "the average only reads the weights, so this is the rung without --ema")
+    parser.add_argument("--branch-from", type=Path, metavar="RUN",
+                        help="start a --lr-decay rung from this run of the rung without it, at the step the decay begins")
     parser.add_argument("--table", action="store_true", help="print the results as a markdown table and stop")
     args = parser.parse_args()
     if args.table:
@@ -171,11 +217,14 @@ def main() -> None:
         parser.error(f"--raw: rung {args.rung} keeps no moving average; its generator is scored without --raw")
     out = args.out_root / f"{args.rung}-s{args.seed}"
     started = time.strftime("%Y-%m-%d")
+    if args.branch_from:
+        branch(out, args, shlex.split(RUNGS[args.rung]))
     rate = train(out, args, shlex.split(RUNGS[args.rung]))
     metrics = score(out, args)
     record = {"rung": args.rung + (", raw" if args.raw else ""), "flags": flags, "steps": args.steps, "seed": args.seed,
               "seconds_per_step": 64 / rate, "machine": f"{cpu_name()} ({platform.machine()}), load {load_average()}",
-              "date": started, "run": str(out), **{k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall")}}
+              "date": started, "run": str(out),
+              **({"branched_from": str(args.branch_from)} if args.branch_from else {}), **{k: metrics[k] for k in ("fid", "kid", "kid_std", "precision", "recall")}}
     args.results.parent.mkdir(parents=True, exist_ok=True)
     with open(args.results, "a") as results:
         results.write(json.dumps(record) + "\n")
