@@ -1,8 +1,14 @@
 """--lr-decay: the rates each step runs at, in a real loop."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
+import keras
+import numpy as np
 import pytest
+from conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax
 
 from gan.settings.config import TrainConfig
 from gan.training import distribute
@@ -45,3 +51,26 @@ def test_each_step_runs_at_its_decayed_rates(data_folder, tmp_path):
 
 def test_without_decay_every_step_runs_at_the_configured_rates(data_folder, tmp_path):
     assert _rates_of_each_step(data_folder, tmp_path) == [pytest.approx((LR_G, LR_D))] * 6
+
+
+@needs_jax
+def test_the_jax_engine_trains_at_the_decayed_rates(data_folder, tmp_path):
+    """Under JAX the step is one jax.jit taking every variable as an input: the rate
+    assigned before a step must be the one it uses, and the one the checkpoint keeps."""
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+
+    def generator_after_two_steps(name: str, *flags: str) -> keras.Model:
+        out = tmp_path / name
+        done = subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "train.py"), "--data", str(data_folder), "--out", str(out), *TINY_FLAGS,
+             "--steps", "2", "--seed", "0", "--lr-g", str(LR_G), *flags],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return keras.saving.load_model(out / "models" / "generator_2.keras")
+
+    decayed, constant = generator_after_two_steps("decayed", "--lr-decay", "2"), generator_after_two_steps("constant")
+    assert float(decayed.optimizer.learning_rate) == pytest.approx(LR_G / 2)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(LR_G)
+    # The first steps are one step; the second ran at half the rate, so the weights part.
+    assert not all(np.array_equal(a, b) for a, b in zip(decayed.get_weights(), constant.get_weights()))
