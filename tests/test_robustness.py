@@ -29,6 +29,7 @@ from PIL import Image
 from gan.data.decode import decode_or_reason
 from gan.data.folders import load_image_folder
 from gan.runs.folder import RunDir, list_checkpoints
+from gan.runs.lock import TrainingLock
 from gan.runs.text_log import read_log
 
 STEPS = ["--sample-every", "5", "--save-every", "10", "--seed", "11"]
@@ -116,6 +117,24 @@ def _wait_for_steps(out, count, process, timeout=120):
             return
         time.sleep(0.1)
     raise AssertionError(f"no {count} steps: {process.poll()} {process.stderr.read() if process.poll() is not None else ''}")
+
+
+def test_a_resume_of_a_run_in_training_is_refused_and_cuts_nothing(data_folder, tmp_path):
+    out = tmp_path / "run"
+    process = _start_long_run(data_folder, out)
+    try:
+        _wait_for_steps(out, 3, process)
+        result = _resume(out)
+        lines_after = (out / "training_log.txt").read_text().count("\n")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert f"is being trained now by another process (pid {process.pid})" in result.stderr
+        _wait_for_steps(out, lines_after + 2, process)  # the first training goes on
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=120)
+    steps = _log_steps(out)
+    assert len(steps) > lines_after and steps == list(range(len(steps))), "the log was cut or interleaved"
+    TrainingLock.take(out).release()  # the lock ended with the process
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

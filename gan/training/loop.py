@@ -47,7 +47,11 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     """
     distribution = distribute.start(config)
     with distribution.own_folders(config, resume) as (config, resume):
-        return run_loop(open_session(config, resume, distribution, image_data), show_progress)
+        session = open_session(config, resume, distribution, image_data)
+        try:
+            return run_loop(session, show_progress)
+        finally:
+            session.lock.release()
 
 
 def run_loop(session: Session, show_progress: bool = True) -> Path:

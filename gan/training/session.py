@@ -21,6 +21,7 @@ from gan.evaluation.health_rules import HealthState
 from gan.evaluation.health_signals import RealReference
 from gan.runs.folder import RunDir, check_out_folder, claim_run_folder
 from gan.runs.health_log import truncate_health
+from gan.runs.lock import TrainingLock
 from gan.runs.text_log import truncate_log
 from gan.settings.config import TrainConfig
 from gan.training import checkpoints, distribute, precision
@@ -47,6 +48,7 @@ class Session:
     reference: RealReference  # the real images' side of every health signal
     health: HealthState  # the doctor's memory, restored with the checkpoint
     health_records: int  # lines of health.jsonl written up to the start
+    lock: TrainingLock  # held on the run folder until the training ends
 
 
 def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution,
@@ -59,6 +61,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
     if resume is None:
         check_out_folder(config.out)
     else:
+        lock = TrainingLock.take(resume)
         checkpoints.check_resumable(config, resume)
     if image_data is None:
         image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
@@ -70,7 +73,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
     with precision.dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
             config, run, model, fixed_noise = _new_run(config)
-            start, state = 0, {}
+            lock, start, state = TrainingLock.take(run.root), 0, {}
         else:
             run, model, fixed_noise, start, state = _resumed_run(config, resume)
     run_preflight(config, image_data, model, distribution.replicas)
@@ -99,6 +102,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
         reference=reference,
         health=health,
         health_records=health_records,
+        lock=lock,
     )
 
 
