@@ -123,7 +123,7 @@ def branch(out: Path, args, flags: list[str]) -> None:
     if wanted.mixed_precision == "auto":  # a run records what auto resolved to
         wanted = replace(wanted, mixed_precision=trunk.mixed_precision)
     differing = [f.name for f in fields(TrainConfig)
-                 if f.name not in ("out", "keep", "lr_decay") and getattr(trunk, f.name) != getattr(wanted, f.name)]
+                 if f.name not in ("out", "steps", "keep", "lr_decay") and getattr(trunk, f.name) != getattr(wanted, f.name)]
     if differing:
         raise UserError(f"--branch-from {trunk_folder}: it differs from rung {args.rung} in {', '.join(differing)}")
     start = args.steps - wanted.lr_decay
