@@ -4,13 +4,18 @@ Two train.py processes on one folder (a second `--resume` while the first still 
 would cut each other's log and interleave their checkpoints. The training holds an
 exclusive lock on a file in the folder for as long as it runs; the operating system
 drops it when the process ends, however it ends, so no stale lock outlives a crash.
+Windows has no `flock`; there the folder is not locked.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 from gan.errors import UserError
 
@@ -27,6 +32,8 @@ class TrainingLock:
     def take(cls, run_root: Path) -> "TrainingLock":
         """Lock `run_root`, or raise UserError naming the process that trains it now."""
         handle = open(run_root / LOCK_FILE, "a+")
+        if fcntl is None:
+            return cls(handle)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
