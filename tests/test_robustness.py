@@ -28,9 +28,13 @@ from PIL import Image
 
 from gan.data.decode import decode_or_reason
 from gan.data.folders import load_image_folder
+from gan.errors import UserError
 from gan.runs.folder import RunDir, list_checkpoints
 from gan.runs.lock import TrainingLock
 from gan.runs.text_log import read_log
+from gan.settings.config import TrainConfig
+from gan.training import distribute
+from gan.training.session import open_session
 
 STEPS = ["--sample-every", "5", "--save-every", "10", "--seed", "11"]
 
@@ -135,6 +139,15 @@ def test_a_resume_of_a_run_in_training_is_refused_and_cuts_nothing(data_folder, 
     steps = _log_steps(out)
     assert len(steps) > lines_after and steps == list(range(len(steps))), "the log was cut or interleaved"
     TrainingLock.take(out).release()  # the lock ended with the process
+
+
+def test_a_session_that_fails_to_open_releases_its_lock(straight_run, tmp_path):
+    unsaved = tmp_path / "killed-before-its-first-save"
+    (unsaved / "models").mkdir(parents=True)
+    shutil.copy(straight_run / "config.json", unsaved / "config.json")
+    with pytest.raises(UserError, match="holds no complete checkpoint"):
+        open_session(TrainConfig.load(unsaved / "config.json"), unsaved, distribute.Distribution())
+    TrainingLock.take(unsaved).release()  # in this same process: a leaked handle would still hold it
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

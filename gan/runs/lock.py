@@ -52,3 +52,9 @@ class TrainingLock:
 
     def release(self) -> None:
         self._handle.close()
+
+    def __enter__(self) -> "TrainingLock":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()

@@ -48,10 +48,8 @@ def train(config: TrainConfig, resume: Path | None = None, show_progress: bool =
     distribution = distribute.start(config)
     with distribution.own_folders(config, resume) as (config, resume):
         session = open_session(config, resume, distribution, image_data)
-        try:
+        with session.lock:
             return run_loop(session, show_progress)
-        finally:
-            session.lock.release()
 
 
 def run_loop(session: Session, show_progress: bool = True) -> Path:

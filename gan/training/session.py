@@ -9,6 +9,7 @@ import math
 import random
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +55,23 @@ class Session:
 def open_session(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution,
                  image_data: ImageSet | ImageStream | None = None) -> Session:
     """Check the run can start, load the data (unless given), then build or restore the
-    networks.
+    networks. The session holds the run folder's lock; the caller releases it.
 
-    Raises UserError (before anything is written) on a bad folder, data or checkpoint.
+    Raises UserError (before anything is written) on a bad folder, data or checkpoint;
+    a session that fails to open releases the lock it took.
     """
+    with ExitStack() as on_failure:
+        session = _open(config, resume, distribution, image_data, on_failure)
+        on_failure.pop_all()
+    return session
+
+
+def _open(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution,
+          image_data: ImageSet | ImageStream | None, on_failure: ExitStack) -> Session:
     if resume is None:
         check_out_folder(config.out)
     else:
-        lock = TrainingLock.take(resume)
+        lock = on_failure.enter_context(TrainingLock.take(resume))
         checkpoints.check_resumable(config, resume)
     if image_data is None:
         image_data = open_training_data(config.data, config.image_size, config.channels, config.data_cache)
@@ -73,7 +83,7 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
     with precision.dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
             config, run, model, fixed_noise = _new_run(config)
-            lock, start, state = TrainingLock.take(run.root), 0, {}
+            lock, start, state = on_failure.enter_context(TrainingLock.take(run.root)), 0, {}
         else:
             run, model, fixed_noise, start, state = _resumed_run(config, resume)
     run_preflight(config, image_data, model, distribution.replicas)
