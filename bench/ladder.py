@@ -139,11 +139,14 @@ def branch(out: Path, args, flags: list[str]) -> None:
 
 def train(out: Path, args, flags: list[str]) -> float:
     """Run train.py for the rung (resuming it if its folder has a checkpoint, skipping it if
-    it has trained its steps); img/s of its last interval, NaN if nothing was trained."""
+    it has trained its steps, starting it again if it has none); img/s of its last
+    interval, NaN if nothing was trained."""
     checkpoints = list_checkpoints(RunDir(out, args.steps))
     if checkpoints and checkpoints[-1].step >= args.steps:
         return float("nan")
-    resuming = (out / "config.json").is_file()
+    resuming = bool(checkpoints)
+    if not resuming and out.exists():  # killed before its first save: nothing in it to go on from
+        shutil.rmtree(out)
     command = [sys.executable, str(ROOT / "train.py")] + (
         ["--resume", str(out), "--steps", str(args.steps)] if resuming else
         _new_run_arguments(out, args, flags)
