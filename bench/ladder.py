@@ -48,6 +48,7 @@ from bench.machine import cpu_name, load_average  # noqa: E402
 from gan import cli  # noqa: E402
 from gan.errors import UserError  # noqa: E402
 from gan.runs.folder import RunDir, delete_checkpoint, list_checkpoints, list_grids, newest_model  # noqa: E402
+from gan.runs.lock import TrainingLock  # noqa: E402
 from gan.settings.config import FID_WEIGHTS, TrainConfig  # noqa: E402
 from train import config_from_args  # noqa: E402
 
@@ -146,6 +147,7 @@ def train(out: Path, args, flags: list[str]) -> float:
         return float("nan")
     resuming = bool(checkpoints)
     if not resuming and out.exists():  # killed before its first save: nothing in it to go on from
+        TrainingLock.take(out).release()  # unless it is still training: then a one-line error
         shutil.rmtree(out)
     command = [sys.executable, str(ROOT / "train.py")] + (
         ["--resume", str(out), "--steps", str(args.steps)] if resuming else
