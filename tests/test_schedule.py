@@ -11,7 +11,7 @@ import pytest
 from conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax
 
 from gan.settings.config import TrainConfig
-from gan.training import distribute
+from gan.training import distribute, rollback
 from gan.training.loop import run_loop
 from gan.training.schedule import learning_rate_factor
 from gan.training.session import open_session
@@ -74,3 +74,21 @@ def test_the_jax_engine_trains_at_the_decayed_rates(data_folder, tmp_path):
     assert float(constant.optimizer.learning_rate) == pytest.approx(LR_G)
     # The first steps are one step; the second ran at half the rate, so the weights part.
     assert not all(np.array_equal(a, b) for a, b in zip(decayed.get_weights(), constant.get_weights()))
+
+
+def test_a_rollback_gives_both_optimizers_the_configured_rates_at_its_step(data_folder, tmp_path):
+    """A rollback restores a checkpoint's optimizers, learning rates included; a checkpoint
+    saved before an earlier rollback holds that rollback's old rates. Its remedy must leave
+    every optimizer at the configured rate (decayed as of the step it goes on from), not
+    only the one it changes."""
+    config = TrainConfig(
+        data=str(data_folder), out=str(tmp_path / "run"), steps=6, image_size=16, channels=1, batch_size=4,
+        latent_dim=8, grid_images=4, mixed_precision="off", seed=0, lr_g=LR_G, lr_d=LR_D, lr_decay=4,
+    )
+    session = open_session(config, None, distribute.Distribution())
+    with session.lock:
+        session.model.discriminator.optimizer.learning_rate.assign(LR_D * 2)  # as restored from an older checkpoint
+        changes = rollback._apply_remedy(session, {"lr_g": 0.5}, step=4)
+    assert changes == {"lr_g": [LR_G, LR_G / 2]} and session.config.lr_g == LR_G / 2
+    rates = [float(network.optimizer.learning_rate) for network in (session.model.generator, session.model.discriminator)]
+    assert rates == [pytest.approx(LR_G / 2 * 0.5), pytest.approx(LR_D * 0.5)]  # step 4 of 6, decay 4: factor 0.5

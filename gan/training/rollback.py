@@ -16,7 +16,7 @@ from gan.errors import RunStopped
 from gan.evaluation.health_rules import REMEDIES, TROUBLES, HealthState, rollback_changes
 from gan.runs.folder import Checkpoint, delete_checkpoint, list_checkpoints
 from gan.runs.health_log import HEALTHY
-from gan.training import checkpoints
+from gan.training import checkpoints, schedule
 from gan.training.health import HealthMonitor, TroubleFound, saved_health
 from gan.training.session import Session
 
@@ -64,7 +64,7 @@ def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound, t
     applied (check `refusal` first); return the step it goes on from."""
     verdict, state = trouble.finding.verdict, monitor.state
     saved = checkpoints.restore_into(session.model, target)
-    changes = _apply_remedy(session, rollback_changes(verdict, trouble.finding.evidence))
+    changes = _apply_remedy(session, rollback_changes(verdict, trouble.finding.evidence), target.step)
     for newer in list_checkpoints(session.run):
         if newer.step > target.step:
             delete_checkpoint(newer)
@@ -76,16 +76,12 @@ def roll_back(session: Session, monitor: HealthMonitor, trouble: TroubleFound, t
     return target.step
 
 
-def _apply_remedy(session: Session, factors: dict[str, float]) -> dict:
-    """The learning rates scaled by `factors`, in the optimizers and in config.json;
-    returns each change as {setting: [old, new]}."""
-    optimizers = {"lr_g": session.model.generator.optimizer, "lr_d": session.model.discriminator.optimizer}
-    changes, config = {}, session.config
-    for name, factor in factors.items():
-        old = getattr(config, name)
-        new = old * factor
-        optimizers[name].learning_rate.assign(new)
-        changes[name] = [old, new]
+def _apply_remedy(session: Session, factors: dict[str, float], step: int) -> dict:
+    """The configured learning rates scaled by `factors`, in config.json and in the
+    optimizers (as of `step`, with any --lr-decay); returns each change as {setting: [old, new]}."""
+    config = session.config
+    changes = {name: [getattr(config, name), getattr(config, name) * factor] for name, factor in factors.items()}
     session.config = dataclasses.replace(config, **{name: new for name, (_, new) in changes.items()})
     session.config.save(session.run.config)
+    schedule.assign_learning_rates(session.model, session.config, step)
     return changes

@@ -21,10 +21,15 @@ def learning_rate_factor(step: int, steps: int, decay_steps: int) -> float:
     return min(1.0, (steps - step) / decay_steps)
 
 
-def set_learning_rates(model: DCGAN, config: TrainConfig, step: int) -> None:
-    """Give both optimizers the rates of step `step` (a no-op without --lr-decay)."""
-    if not config.lr_decay:
-        return
+def assign_learning_rates(model: DCGAN, config: TrainConfig, step: int) -> None:
+    """Give both optimizers the configured rates for the update of step `step`."""
     factor = learning_rate_factor(step, config.steps, config.lr_decay)
     model.generator.optimizer.learning_rate.assign(config.lr_g * factor)
     model.discriminator.optimizer.learning_rate.assign(config.lr_d * factor)
+
+
+def set_learning_rates(model: DCGAN, config: TrainConfig, step: int) -> None:
+    """Before each step: the rates of step `step` (a no-op without --lr-decay, whose
+    rates change only when a rollback changes the configured ones)."""
+    if config.lr_decay:
+        assign_learning_rates(model, config, step)
