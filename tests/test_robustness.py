@@ -69,6 +69,14 @@ def straight_run(data_folder, tmp_path_factory):
     return out
 
 
+def _killed_before_its_first_save(run, parent):
+    """What a run stopped before its first checkpoint leaves: its settings, no models."""
+    unsaved = parent / "killed-before-its-first-save"
+    (unsaved / "models").mkdir(parents=True)
+    shutil.copy(run / "config.json", unsaved / "config.json")
+    return unsaved
+
+
 def test_resumed_run_ends_with_the_same_weights_and_log_as_a_straight_one(straight_run, data_folder, tmp_path):
     out = tmp_path / "run"
     assert _train(data_folder, out, "--steps", "10").returncode == 0
@@ -96,10 +104,7 @@ def test_resume_refuses_changed_settings_and_a_finished_run(straight_run):
     assert result.returncode == 2 and "already ran 20 steps; pass --steps" in result.stderr
     result = _resume(straight_run.parent / "nothing")
     assert result.returncode == 2 and "not a run folder" in result.stderr
-    unsaved = straight_run.parent / "killed-before-its-first-save"
-    (unsaved / "models").mkdir(parents=True)
-    shutil.copy(straight_run / "config.json", unsaved / "config.json")
-    result = _resume(unsaved)
+    result = _resume(_killed_before_its_first_save(straight_run, straight_run.parent))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "holds no complete checkpoint to resume from" in result.stderr and "a new --out" in result.stderr
 
@@ -142,9 +147,7 @@ def test_a_resume_of_a_run_in_training_is_refused_and_cuts_nothing(data_folder, 
 
 
 def test_a_session_that_fails_to_open_releases_its_lock(straight_run, tmp_path):
-    unsaved = tmp_path / "killed-before-its-first-save"
-    (unsaved / "models").mkdir(parents=True)
-    shutil.copy(straight_run / "config.json", unsaved / "config.json")
+    unsaved = _killed_before_its_first_save(straight_run, tmp_path)
     with pytest.raises(UserError, match="holds no complete checkpoint"):
         open_session(TrainConfig.load(unsaved / "config.json"), unsaved, distribute.Distribution())
     TrainingLock.take(unsaved).release()  # in this same process: a leaked handle would still hold it
