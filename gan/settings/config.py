@@ -90,6 +90,7 @@ class TrainConfig:
     distribute: str = _setting("off", "train on several devices: mirrored (every local GPU; JAX: DataParallel) or multiworker (the machines TF_CONFIG lists); --batch-size is then the global batch, split evenly", group="engine", choices=DISTRIBUTE_MODES)
     r1: float = _setting(0.0, "R1 penalty on real images, (gamma/2) E|grad D(x)|^2, with this gamma (0: off; needs a loss on raw scores: logits, hinge, wgan-clip)", group="optimisation")
     r1_every: int = _setting(1, "lazy R1: pay it every this many steps, scaled by this (StyleGAN2: 16)", group="optimisation")
+    consistency: float = _setting(0.0, "balanced consistency regularisation (bCR): this weight times the mean squared change of the discriminator's raw score when each image it trains on, real and fake, is mirrored at random and shifted by up to 1/8 (0: off; the paper's: 10)", group="optimisation")
     g_updates: int = _setting(1, "generator updates per step, the update ratio (2: the DCGAN-tensorflow faces loop); not with --preset bilinear, which steps both networks from one pass", group="optimisation")
     fakes_batch_stats: bool = _setting(False, "draw the discriminator's fakes of the recipe step with batch statistics in the generator's batch norms, as its own update draws them, not with their moving averages as the recipe's predict does (the dcgan, mlp and bilinear steps always do)", group="optimisation")
     width: float = _setting(1.0, "filters of every hidden convolution in both networks (the discriminator's: --width-d where given) relative to the recipe's (recipe, dcgan; the DCGAN tutorial's ngf and ndf over 64): 2 doubles them, for about four times the arithmetic a step", group="networks")
@@ -161,7 +162,7 @@ class TrainConfig:
         self._validate_regularisers()
 
     def _validate_regularisers(self) -> None:
-        """R1 and the minibatch-stddev feature, and what they need of the loss, the preset and the batch."""
+        """R1, bCR and the minibatch-stddev feature, and what they need of the loss, the preset and the batch."""
         preset = preset_named(self.preset)
         if not self.r1 >= 0:
             raise UserError(f"--r1 must be zero (off) or positive; received {self.r1}")
@@ -170,6 +171,13 @@ class TrainConfig:
                             "see a sigmoid's: use --loss logits (the same loss on raw scores) or hinge")
         if self.r1 and preset.schedule == "simultaneous":
             raise UserError(f"--r1 is not available with --preset {preset.name} (one pass steps both networks)")
+        if not self.consistency >= 0:
+            raise UserError(f"--consistency must be zero (off) or positive; received {self.consistency}")
+        if self.consistency and preset.schedule == "simultaneous":
+            raise UserError(f"--consistency is not available with --preset {preset.name} (one pass steps both networks)")
+        if self.consistency and self.augment_policy:
+            raise UserError("--consistency and --diffaugment are two ways to make the discriminator indifferent to "
+                            "shifted images; choose one")
         for flag, value, plain in (("--width", self.width, 1.0), ("--width-d", self.width_d, 0.0)):
             if value != plain and not preset.conv_discriminator:
                 raise UserError(f"{flag}: the {preset.name} networks are not the recipe's convolutional stacks; use --preset recipe or dcgan")

@@ -61,6 +61,18 @@ def cutout(images, seed_generator):
     return images * ops.cast(ops.logical_not(inside), images.dtype)
 
 
+def flip(images, seed_generator):
+    """Mirror each image left to right, with probability 1/2."""
+    flipped = _per_image(images, seed_generator) < 0.5
+    return ops.where(flipped, ops.flip(images, axis=2), images)
+
+
+def consistency_transform(images, seed_generator):
+    """The change bCR asks the discriminator to ignore (Zhao et al., "Improved Consistency
+    Regularization for GANs", 2020): a random left-right flip, then a shift by up to 1/8."""
+    return translation(flip(images, seed_generator), seed_generator)
+
+
 AUGMENTATIONS = {"color": color, "translation": translation, "cutout": cutout}  # config.AUGMENT_POLICIES
 
 

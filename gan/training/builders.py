@@ -117,6 +117,7 @@ def join_networks(config: TrainConfig, generator: keras.Model, discriminator: ke
         augment=config.augment_policy,
         r1_gamma=config.r1,
         r1_every=config.r1_every,
+        consistency=config.consistency,
         generator_updates=config.g_updates,
         fakes_batch_statistics=config.fakes_batch_stats,
     )

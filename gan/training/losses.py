@@ -43,6 +43,15 @@ class AdversarialLoss:
         """The bound the discriminator's weights are clipped to after its updates, if any."""
         return WGAN_WEIGHT_CLIP if self.name == "wgan-clip" else None
 
+    def raw_scores(self, outputs):
+        """The discriminator's scores before any sigmoid: bce's probabilities as logits
+        (clipped as Keras' cross-entropy clips them), the other losses' outputs as they are."""
+        outputs = ops.cast(outputs, "float32")
+        if not self.discriminator_outputs_probabilities:
+            return outputs
+        probabilities = ops.clip(outputs, keras.config.epsilon(), 1.0 - keras.config.epsilon())
+        return ops.log(probabilities) - ops.log1p(-probabilities)
+
     def discriminator(self, outputs, labels, real: bool):
         """Loss of the discriminator on one batch that is all real or all fake."""
         if self.name in ("bce", "logits"):

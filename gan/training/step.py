@@ -38,7 +38,7 @@ from keras import ops
 from gan.settings.choices import SCHEDULES
 from gan.settings.recipe import LABEL_NOISE
 from gan.training import engines, replicas
-from gan.training.augment import diff_augment
+from gan.training.augment import consistency_transform, diff_augment
 from gan.training.losses import adversarial_loss
 
 LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
@@ -86,6 +86,7 @@ class DCGAN(keras.Model):
         augment: tuple[str, ...] = (),
         r1_gamma: float = 0.0,
         r1_every: int = 1,
+        consistency: float = 0.0,
         generator_updates: int = 1,
         fakes_batch_statistics: bool = False,
         **kwargs,
@@ -117,6 +118,7 @@ class DCGAN(keras.Model):
             self.sampler.set_weights(generator.get_weights())
         self.undo_non_finite = undo_non_finite
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
+        self.consistency = consistency
         self.generator_updates = generator_updates
         self.fakes_batch_statistics = fakes_batch_statistics
 
@@ -311,12 +313,24 @@ class DCGAN(keras.Model):
             for norm, momentum in zip(norms, momenta):
                 norm.momentum = momentum
 
+    def consistency_penalty(self, weights, averages, images, judged):
+        """bCR's term for one batch the discriminator trains on: `consistency` times the mean
+        squared difference of its raw scores for the images (`judged`) and for their
+        `consistency_transform`, with gradients through both, as Zhao et al. train it. Real
+        and fake batches pay it alike (the balanced form): they found that with reals alone
+        the generator learns to make the transform's artefacts. Returns (penalty, the
+        batch-norm averages after the transformed batch too)."""
+        transformed, averages = self._judge(weights, averages, consistency_transform(images, self.seed_generator))
+        difference = self.adversarial_loss.raw_scores(judged) - self.adversarial_loss.raw_scores(transformed)
+        return self.consistency * ops.mean(ops.square(difference)), averages
+
     def discriminator_update(self, batches: list[tuple[object, object, bool]], r1_due=None) -> tuple[list, list]:
         """One optimizer step of the discriminator alone on the summed loss of `batches`,
         each (images, labels, whether they are real); returns (losses, outputs), one each
         per batch. Its batch-norm averages see the batches in order. With `r1_due` (see
         `_r1_due`), the real batch's R1 penalty joins the loss stepped on, not the losses
-        returned, which stay the adversarial ones the log shows."""
+        returned, which stay the adversarial ones the log shows; so does bCR's term with
+        `consistency`."""
         discriminator = self.discriminator
 
         def scaled_loss(weights):
@@ -327,6 +341,9 @@ class DCGAN(keras.Model):
                     penalties.append(penalty)
                 else:
                     judged, averages = self._judge(weights, averages, images)
+                if self.consistency:
+                    penalty, averages = self.consistency_penalty(weights, averages, images, judged)
+                    penalties.append(penalty)
                 losses.append(self.adversarial_loss.discriminator(judged, labels, real))
                 outputs.append(judged)
             total = sum(losses) + sum(penalties)
