@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from gan.runtime import set_up_tensorflow
+from gan.settings.config import TrainConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 set_up_tensorflow()
@@ -25,10 +26,13 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 # The smallest settings the networks allow: 16x16 grayscale, batch 4, 8 noise values;
 # float32, so that the runs compute alike on machines with and without bfloat16 units.
-TINY_FLAGS = [
-    "--image-size", "16", "--channels", "1", "--batch-size", "4", "--latent-dim", "8",
-    "--grid-images", "4", "--mixed-precision", "off",
-]
+TINY = {"image_size": 16, "channels": 1, "batch_size": 4, "latent_dim": 8, "grid_images": 4, "mixed_precision": "off"}
+TINY_FLAGS = [part for name, value in TINY.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def tiny_config(data: Path, out: Path, **settings) -> TrainConfig:
+    """The tiny settings as a configuration, for in-process runs; `settings` add or override."""
+    return TrainConfig(data=str(data), out=str(out), **{**TINY, **settings})
 # The JAX engine is optional for users (requirements-jax.txt); requirements-dev.txt installs it.
 needs_jax = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="needs JAX: pip install -r requirements-jax.txt (the dev file includes it)"

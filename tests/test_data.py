@@ -3,14 +3,13 @@ import os
 
 import numpy as np
 import pytest
-from conftest import write_images
+from conftest import tiny_config, write_images
 from PIL import Image
 
 from gan.data.decode import decode_image, find_image_files
 from gan.data.folders import load_image_folder, open_image_folder, open_training_data
 from gan.data.pipeline import streaming_batches, training_batches
 from gan.errors import UserError
-from gan.settings.config import TrainConfig
 from gan.training.loop import train
 
 
@@ -183,10 +182,7 @@ def test_a_stream_of_files_none_of_which_decode_is_refused(tmp_path):
 
 def test_a_run_trains_on_streamed_files(data_folder, tmp_path, capsys):
     # In-process: a train.py subprocess would double this test's time for no extra check.
-    config = TrainConfig(
-        data=str(data_folder), out=str(tmp_path / "run"), image_size=16, channels=1, batch_size=4,
-        latent_dim=8, grid_images=4, steps=3, save_every=3, seed=1, data_cache="none",
-    )
+    config = tiny_config(data_folder, tmp_path / "run", steps=3, save_every=3, seed=1, data_cache="none")
     out = train(config, show_progress=False)
     assert "16 image files, streamed" in capsys.readouterr().out
     assert len((out / "training_log.txt").read_text().splitlines()) == 3
@@ -203,9 +199,6 @@ def test_mirror_reaches_the_training_stream(data_folder, tmp_path, monkeypatch):
         return training_batches(*args, **kwargs)
 
     monkeypatch.setattr(gan.data.folders, "training_batches", recording)
-    config = TrainConfig(
-        data=str(data_folder), out=str(tmp_path / "run"), image_size=16, channels=1, batch_size=4,
-        latent_dim=8, grid_images=4, steps=1, save_every=1, seed=1, mirror=True,
-    )
+    config = tiny_config(data_folder, tmp_path / "run", steps=1, save_every=1, seed=1, mirror=True)
     train(config, show_progress=False)
     assert seen == [True]

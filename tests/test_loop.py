@@ -3,8 +3,9 @@ except where the networks' state must be that step's (a checkpoint, the end)."""
 
 import dataclasses
 
+from conftest import tiny_config
+
 from gan.runs.text_log import read_log
-from gan.settings.config import TrainConfig
 from gan.training import distribute
 from gan.training.loop import run_loop
 from gan.training.session import open_session
@@ -24,10 +25,7 @@ class Watched:
 
 
 def _watched_session(data_folder, tmp_path, events: list):
-    config = TrainConfig(
-        data=str(data_folder), out=str(tmp_path / "run"), steps=STEPS, save_every=SAVE_EVERY, sample_every=4,
-        image_size=16, channels=1, batch_size=4, latent_dim=8, grid_images=4, mixed_precision="off", seed=0,
-    )
+    config = tiny_config(data_folder, tmp_path / "run", steps=STEPS, save_every=SAVE_EVERY, sample_every=4, seed=0)
     session = open_session(config, None, distribute.Distribution())
     step_function = session.train_step
 

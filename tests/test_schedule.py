@@ -8,9 +8,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax
+from conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax, tiny_config
 
-from gan.settings.config import TrainConfig
 from gan.training import distribute, rollback
 from gan.training.loop import run_loop
 from gan.training.schedule import learning_rate_factor
@@ -26,11 +25,8 @@ def test_the_factor_is_one_until_the_last_steps_then_falls_linearly_short_of_zer
 
 
 def _rates_of_each_step(data_folder, tmp_path, **settings) -> list[tuple[float, float]]:
-    config = TrainConfig(
-        data=str(data_folder), out=str(tmp_path / "run"), steps=6, save_every=3, sample_every=3, image_size=16,
-        channels=1, batch_size=4, latent_dim=8, grid_images=4, mixed_precision="off", seed=0, lr_g=LR_G, lr_d=LR_D,
-        **settings,
-    )
+    config = tiny_config(data_folder, tmp_path / "run", steps=6, save_every=3, sample_every=3, seed=0, lr_g=LR_G, lr_d=LR_D,
+                         **settings)
     session = open_session(config, None, distribute.Distribution())
     step_function, rates = session.train_step, []
 
@@ -81,10 +77,7 @@ def test_a_rollback_gives_both_optimizers_the_configured_rates_at_its_step(data_
     saved before an earlier rollback holds that rollback's old rates. Its remedy must leave
     every optimizer at the configured rate (decayed as of the step it goes on from), not
     only the one it changes."""
-    config = TrainConfig(
-        data=str(data_folder), out=str(tmp_path / "run"), steps=6, image_size=16, channels=1, batch_size=4,
-        latent_dim=8, grid_images=4, mixed_precision="off", seed=0, lr_g=LR_G, lr_d=LR_D, lr_decay=4,
-    )
+    config = tiny_config(data_folder, tmp_path / "run", steps=6, seed=0, lr_g=LR_G, lr_d=LR_D, lr_decay=4)
     session = open_session(config, None, distribute.Distribution())
     with session.lock:
         session.model.discriminator.optimizer.learning_rate.assign(LR_D * 2)  # as restored from an older checkpoint
