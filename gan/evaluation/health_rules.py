@@ -41,7 +41,7 @@ TROUBLES = {
     "quality_regressing": "the samples were closer to the data earlier in this run and have got clearly worse since",
 }
 REMEDIES = {
-    "g_stuck_noise": "Start again with learning rates nearer the recipe's (--lr-g 1.5e-4, --lr-d 2e-4): raise the one far below them, usually --lr-g.",
+    "g_stuck_noise": "Start again with learning rates nearer the recipe's (--lr-g 1.5e-4, --lr-d 2e-4): raise the one far below them, usually --lr-g; if the discriminator cannot tell the fakes apart either and a regulariser is on, lower it (--consistency, --r1).",
     "g_stalled": "Start again with both learning rates (--lr-g, --lr-d) ten times lower, or nearer the recipe's 1.5e-4 and 2e-4 if they are above them.",
     "d_wins": "Halve the discriminator's learning rate (--lr-d), or make its job harder: --diffaugment color,translation,cutout or --r1 1 with --loss logits.",
     "mode_collapse": "Lower both learning rates (--lr-g, --lr-d), or add --mbstd so the discriminator sees each batch's variety.",
