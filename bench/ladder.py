@@ -99,6 +99,7 @@ RUNGS = {
     "lr-double+ema+width-2+mirror+mbstd": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --mbstd",
     "lr-double+ema+width-2+mirror+hinge": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --loss hinge",
     "lr-double+ema+width-2+mirror+bcr": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --consistency 10",
+    "lr-double+ema+width-2+mirror+bcr-1": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --consistency 1",
     "lr-double+ema+width-2+mirror+decay-1000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 1000",
     "lr-double+ema+width-2+mirror+decay-2000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 2000",
     "lr-double+ema+width-2+mirror+decay-3000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 3000",
