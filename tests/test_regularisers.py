@@ -92,6 +92,15 @@ def test_the_consistency_transform_mirrors_some_images_and_shifts_all_by_at_most
     assert 0 < sum(mirrored) < len(mirrored), "each image is mirrored or not, at random"
 
 
+def test_the_consistency_transform_fills_the_gap_by_reflection_not_zeros():
+    images = np.ones((32, 16, 16, 1), np.float32)
+    images[:, :, 0, 0] = 0.5  # an edge column: reflection mirrors across it, never repeats it
+    out = keras.ops.convert_to_numpy(consistency_transform(images, keras.random.SeedGenerator(5)))
+    assert np.all(np.isin(out, [0.5, 1.0])), "no zero fill"
+    edge_columns = (out == 0.5).sum(axis=(1, 2, 3)) // 16
+    assert set(edge_columns) == {0, 1}, "the edge column is kept once or shifted out, never repeated"
+
+
 def _consistency_model(loss: str, weight: float, seed: int = 7) -> DCGAN:
     keras.utils.set_random_seed(0)
     discriminator = get_disc_normal((16, 16, 1), logits=loss != "bce")
@@ -201,4 +210,4 @@ def test_the_same_checks_pass_in_the_jax_engine():
          "-k", tests], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "8 passed" in result.stdout
+    assert "9 passed" in result.stdout
