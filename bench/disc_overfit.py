@@ -15,7 +15,10 @@ networks with limited data"). The figures are theirs:
 
 Scores are raw (logits; a probability p is read as log(p / (1 - p))), on unaugmented
 images, in training mode, one kind of image per batch, as the recipe's step shows them to
-the discriminator. Fakes come from the trained generator in inference mode, not from its
+the discriminator. Two more columns say how far the scores of the training images move
+under bCR's change (`--consistency`: mirrored at random, shifted by up to 1/8) and under
+the mirror alone, as mean squared differences: bCR's penalty is its weight times the
+first. Fakes come from the trained generator in inference mode, not from its
 moving average, as the recipe's step draws them.
 """
 
@@ -39,16 +42,29 @@ from gan.settings.config import TrainConfig  # noqa: E402
 BATCH = 64
 
 
-def raw_scores(discriminator, images: np.ndarray) -> np.ndarray:
+def raw_scores(discriminator, images) -> np.ndarray:
     """The discriminator's scores as logits, a batch of BATCH at a time in training mode."""
-    scores = np.concatenate([
-        np.asarray(discriminator(images[start:start + BATCH], training=True), dtype=np.float64).ravel()
+    from gan.training.losses import adversarial_loss
+
+    scores = adversarial_loss("bce" if discriminator.layers[-1].name == "probability" else "logits").raw_scores
+    return np.concatenate([
+        np.asarray(scores(discriminator(images[start:start + BATCH], training=True)), dtype=np.float64).ravel()
         for start in range(0, len(images) - BATCH + 1, BATCH)
     ])
-    if discriminator.layers[-1].name == "probability":
-        scores = np.clip(scores, 1e-7, 1 - 1e-7)
-        scores = np.log(scores) - np.log1p(-scores)
-    return scores
+
+
+def score_changes(discriminator, images: np.ndarray) -> tuple[float, float]:
+    """Mean squared change of the raw scores under bCR's change, and under the mirror alone."""
+    import keras
+
+    from gan.training.augment import consistency_transform
+
+    scores = raw_scores(discriminator, images)
+    changed = np.concatenate([np.asarray(consistency_transform(images[s:s + BATCH], keras.random.SeedGenerator(s)))
+                              for s in range(0, len(images), BATCH)])
+    mirrored = images[:, :, ::-1]
+    return (float(np.mean((scores - raw_scores(discriminator, changed)) ** 2)),
+            float(np.mean((scores - raw_scores(discriminator, mirrored)) ** 2)))
 
 
 def overfitting(train: np.ndarray, held_out: np.ndarray, fake: np.ndarray) -> dict[str, float]:
@@ -88,15 +104,17 @@ def main() -> None:
 
     train, held_out = _pixels(args.train, config, args.n), _pixels(args.held_out, config, args.n)
     noise = np.random.default_rng(0).standard_normal((args.n, 1, 1, config.latent_dim), dtype=np.float32)
-    print("| step | D(train) | D(held out) | D(fake) | judged real: train / held out / fake | r_v | r_t |")
-    print("|---|---|---|---|---|---|---|")
+    print("| step | D(train) | D(held out) | D(fake) | judged real: train / held out / fake | r_v | r_t | score change², bCR / mirror |")
+    print("|---|---|---|---|---|---|---|---|")
     for checkpoint in checkpoints:
         discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True, compile=False)
         generator = keras.saving.load_model(checkpoint.generator, safe_mode=True, compile=False)
         fake = np.concatenate([np.asarray(generator(noise[s:s + BATCH], training=False)) for s in range(0, args.n, BATCH)])
         r = overfitting(*(raw_scores(discriminator, images) for images in (train, held_out, fake)))
+        changed, mirrored = score_changes(discriminator, train)
         print(f"| {checkpoint.step} | {r['score_train']:.2f} | {r['score_held_out']:.2f} | {r['score_fake']:.2f} | "
-              f"{r['real_train']:.2f} / {r['real_held_out']:.2f} / {r['real_fake']:.2f} | {r['r_v']:.2f} | {r['r_t']:.2f} |")
+              f"{r['real_train']:.2f} / {r['real_held_out']:.2f} / {r['real_fake']:.2f} | {r['r_v']:.2f} | {r['r_t']:.2f} | "
+              f"{changed:.2f} / {mirrored:.2f} |")
 
 
 if __name__ == "__main__":

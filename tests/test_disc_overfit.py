@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from bench.disc_overfit import BATCH, overfitting, raw_scores
+from bench.disc_overfit import BATCH, overfitting, raw_scores, score_changes
 
 
 def test_held_out_faces_scored_like_fakes_read_as_full_memorisation():
@@ -26,3 +26,23 @@ def test_a_probability_is_read_back_as_the_logit_before_its_sigmoid():
     scores = raw_scores(discriminator, images)
     assert scores.shape == (2 * BATCH,), "only whole batches, so every score sees a full batch"
     np.testing.assert_allclose(scores, images[: 2 * BATCH].sum(axis=(1, 2, 3)), atol=1e-4)
+
+
+def _left_column_discriminator() -> keras.Model:
+    """A 2x2 image's raw score: the sum of its left column."""
+    image = keras.Input((2, 2, 1))
+    weights = np.array([[1.0], [0.0], [1.0], [0.0]], np.float32)  # row-major: (0,0) (0,1) (1,0) (1,1)
+    dense = keras.layers.Dense(1, use_bias=False, name="score")
+    logit = dense(keras.layers.Flatten()(image))
+    dense.set_weights([weights])
+    return keras.Model(image, logit)
+
+
+def test_score_changes_are_zero_for_unchanging_images_and_pinned_for_the_mirror():
+    discriminator = _left_column_discriminator()
+    flat = np.repeat(np.linspace(-1, 1, 2 * BATCH, dtype=np.float32), 4).reshape(2 * BATCH, 2, 2, 1)
+    assert score_changes(discriminator, flat) == pytest.approx((0.0, 0.0), abs=1e-10)
+    sided = np.tile(np.array([[1.0, -1.0], [1.0, -1.0]], np.float32)[None, :, :, None], (2 * BATCH, 1, 1, 1))
+    changed, mirrored = score_changes(discriminator, sided)
+    assert mirrored == pytest.approx(16.0)  # 2 becomes -2
+    assert 0 < changed < 16, "bCR's change mirrors each image or not, at random (a 2x2 image is not shifted)"

@@ -75,8 +75,8 @@ def consistency_transform(images, seed_generator):
     """The change bCR asks the discriminator to ignore (Zhao et al., "Improved Consistency
     Regularization for GANs", 2020): a random left-right flip, then a shift by up to 1/8,
     the gap filled by reflection. Zeros would leave a flat frame that the discriminator must
-    then score as it scores the whole image; on the faces the generator drew such frames
-    within 300 steps, and the discriminator, told to ignore them, stopped telling fakes apart."""
+    score as it scores the image without one; on the faces the generator drew such frames
+    within 300 steps, and with reflection it did not."""
     return translation(flip(images, seed_generator), seed_generator, reflect=True)
 
 
