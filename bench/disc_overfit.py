@@ -53,13 +53,13 @@ def raw_scores(discriminator, images) -> np.ndarray:
     ])
 
 
-def score_changes(discriminator, images: np.ndarray) -> tuple[float, float]:
-    """Mean squared change of the raw scores under bCR's change, and under the mirror alone."""
+def score_changes(discriminator, images: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Mean squared change of the raw scores (`scores`, raw_scores of `images`) under bCR's
+    change, and under the mirror alone."""
     import keras
 
     from gan.training.augment import consistency_transform
 
-    scores = raw_scores(discriminator, images)
     changed = np.concatenate([np.asarray(consistency_transform(images[s:s + BATCH], keras.random.SeedGenerator(s)))
                               for s in range(0, len(images), BATCH)])
     mirrored = images[:, :, ::-1]
@@ -110,8 +110,9 @@ def main() -> None:
         discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True, compile=False)
         generator = keras.saving.load_model(checkpoint.generator, safe_mode=True, compile=False)
         fake = np.concatenate([np.asarray(generator(noise[s:s + BATCH], training=False)) for s in range(0, args.n, BATCH)])
-        r = overfitting(*(raw_scores(discriminator, images) for images in (train, held_out, fake)))
-        changed, mirrored = score_changes(discriminator, train)
+        train_scores = raw_scores(discriminator, train)
+        r = overfitting(train_scores, raw_scores(discriminator, held_out), raw_scores(discriminator, fake))
+        changed, mirrored = score_changes(discriminator, train, train_scores)
         print(f"| {checkpoint.step} | {r['score_train']:.2f} | {r['score_held_out']:.2f} | {r['score_fake']:.2f} | "
               f"{r['real_train']:.2f} / {r['real_held_out']:.2f} / {r['real_fake']:.2f} | {r['r_v']:.2f} | {r['r_t']:.2f} | "
               f"{changed:.2f} / {mirrored:.2f} |")

@@ -33,6 +33,8 @@ TINY_FLAGS = [part for name, value in TINY.items() for part in (f"--{name.replac
 def tiny_config(data: Path, out: Path, **settings) -> TrainConfig:
     """The tiny settings as a configuration, for in-process runs; `settings` add or override."""
     return TrainConfig(data=str(data), out=str(out), **{**TINY, **settings})
+
+
 # The JAX engine is optional for users (requirements-jax.txt); requirements-dev.txt installs it.
 needs_jax = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="needs JAX: pip install -r requirements-jax.txt (the dev file includes it)"

@@ -41,8 +41,8 @@ def _left_column_discriminator() -> keras.Model:
 def test_score_changes_are_zero_for_unchanging_images_and_pinned_for_the_mirror():
     discriminator = _left_column_discriminator()
     flat = np.repeat(np.linspace(-1, 1, 2 * BATCH, dtype=np.float32), 4).reshape(2 * BATCH, 2, 2, 1)
-    assert score_changes(discriminator, flat) == pytest.approx((0.0, 0.0), abs=1e-10)
+    assert score_changes(discriminator, flat, raw_scores(discriminator, flat)) == pytest.approx((0.0, 0.0), abs=1e-10)
     sided = np.tile(np.array([[1.0, -1.0], [1.0, -1.0]], np.float32)[None, :, :, None], (2 * BATCH, 1, 1, 1))
-    changed, mirrored = score_changes(discriminator, sided)
+    changed, mirrored = score_changes(discriminator, sided, raw_scores(discriminator, sided))
     assert mirrored == pytest.approx(16.0)  # 2 becomes -2
     assert 0 < changed < 16, "bCR's change mirrors each image or not, at random (a 2x2 image is not shifted)"

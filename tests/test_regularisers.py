@@ -13,11 +13,11 @@ from conftest import PROJECT_ROOT, TINY_FLAGS, needs_jax, run_script, write_imag
 from keras import layers
 
 from gan.runs.text_log import read_log
+from gan.training import replicas
 from gan.training.augment import consistency_transform
 from gan.training.layers import MinibatchStdDev
 from gan.training.losses import adversarial_loss
 from gan.training.networks import get_disc_normal, get_gen_normal
-from gan.training import replicas
 from gan.training.step import DCGAN
 
 GAMMA = 3.0
