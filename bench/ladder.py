@@ -100,6 +100,7 @@ RUNGS = {
     "lr-double+ema+width-2+mirror+hinge": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --loss hinge",
     "lr-double+ema+width-2+mirror+bcr": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --consistency 10",
     "lr-double+ema+width-2+mirror+bcr-1": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --consistency 1",
+    "lr-double+ema+width-2+mirror+r1-0.01": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --loss logits --r1 0.01 --r1-every 16",
     "lr-double+ema+width-2+mirror+decay-1000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 1000",
     "lr-double+ema+width-2+mirror+decay-2000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 2000",
     "lr-double+ema+width-2+mirror+decay-3000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 3000",
@@ -176,11 +177,11 @@ def score(out: Path, args) -> dict:
 
 
 def table(results: Path) -> str:
-    """The results file as a markdown table, one row per rung and step count (the newest wins)."""
+    """The results file as a markdown table, one row per rung, step count and seed (the newest wins)."""
     rows = {}
     for line in results.read_text().splitlines():
         record = json.loads(line)
-        rows[(record["rung"], record["steps"])] = record
+        rows[(record["rung"], record["steps"], record["seed"])] = record
     lines = ["| rung | flags | steps | seed | FID | KID x1e3 | precision | recall | s/step | machine | date |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows.values(), key=lambda r: (r["steps"], r["fid"])):
