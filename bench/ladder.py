@@ -56,6 +56,7 @@ SHARED_FLAGS = "--image-size 32 --channels 3 --batch-size 64"
 # name -> the flags that rung adds to the recipe; one option at a time, then combinations.
 RUNGS = {
     "recipe": "",
+    "recipe-float32": "--mixed-precision off",
     "dcgan-init": "--init dcgan",
     "logits": "--loss logits",
     "hinge": "--loss hinge",
@@ -238,7 +239,8 @@ def main() -> None:
         results.write(json.dumps(record) + "\n")
     if args.grids and not args.raw:  # the grids are drawn by the average
         last = list_grids(out / "images", fixed=True)[-1][1]
-        shutil.copy(last, cli.output_file(args.grids / f"ladder_{args.rung}-{args.steps}.png"))
+        seed_suffix = f"-s{args.seed}" if args.seed else ""  # seed 0 keeps the names the docs use
+        shutil.copy(last, cli.output_file(args.grids / f"ladder_{args.rung}{seed_suffix}-{args.steps}.png"))
     print(f"{record['rung']}: FID {record['fid']:.1f}, KID {record['kid'] * 1e3:.1f}e-3, "
           f"{_seconds(record['seconds_per_step'])} s/step")
 
