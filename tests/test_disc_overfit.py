@@ -1,10 +1,13 @@
 """bench/disc_overfit.py's figures: ADA's overfitting heuristics on a discriminator's raw scores."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from bench.disc_overfit import BATCH, overfitting, raw_scores, score_changes
+from conftest import TINY_RUN_FLAGS, run_script, write_images
 
 
 def test_held_out_faces_scored_like_fakes_read_as_full_memorisation():
@@ -46,3 +49,17 @@ def test_score_changes_are_zero_for_unchanging_images_and_pinned_for_the_mirror(
     changed, mirrored = score_changes(discriminator, sided, raw_scores(discriminator, sided))
     assert mirrored == pytest.approx(16.0)  # 2 becomes -2
     assert 0 < changed < 16, "bCR's change mirrors each image or not, at random (a 2x2 image is not shifted)"
+
+
+def test_a_run_with_minibatch_stddev_is_read_from_its_checkpoints(tmp_path: Path):
+    """The discriminator of an --mbstd run holds the project's own layer: a fresh
+    interpreter has to know it to load the checkpoint."""
+    faces = tmp_path / "faces"
+    write_images(faces, BATCH)
+    run = tmp_path / "run"
+    trained = run_script("train.py", "--data", str(faces), "--out", str(run), "--seed", "0", "--mbstd", *TINY_RUN_FLAGS)
+    assert trained.returncode == 0, trained.stderr
+    result = run_script("bench/disc_overfit.py", str(run), "--train", str(faces), "--held-out", str(faces), "-n", str(BATCH))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split("|")[1].strip() for row in rows] == ["10", "20", "25"]
