@@ -104,9 +104,9 @@ RUNGS = {
     "lr-double+ema+width-2+mirror+r1-0.01": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --loss logits --r1 0.01 --r1-every 16",
     "lr-double+ema+width-2+mirror+decay-1000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 1000",
     "lr-double+ema+width-2+mirror+decay-2000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 2000",
+    "lr-double+ema+width-2+mirror+decay-3000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 3000",
     "lr-double+ema+g-width-3+mirror": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 3 --width-d 2 --mirror",
     "lr-double+ema+g-width-3+mirror+mbstd": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 3 --width-d 2 --mirror --mbstd",
-    "lr-double+ema+width-2+mirror+decay-3000": "--lr-g 3e-4 --lr-d 4e-4 --ema 0.999 --width 2 --mirror --lr-decay 3000",
 }
 RATE = re.compile(r"mean over the last \d+ steps: .* \((\d+) img/s\)")
 RESULTS = ROOT / "outputs" / "ladder" / "results.jsonl"
