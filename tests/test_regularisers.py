@@ -185,7 +185,8 @@ def test_r1_bcr_and_mbstd_train_in_every_engine(tmp_path, engine):
     "flags, message",
     [
         (["--r1", "-1", "--loss", "logits"], r"--r1 must be zero \(off\) or positive; received -1\.0"),
-        (["--mbstd", "--mbstd-group", "3", "--batch-size", "4"], "--mbstd-group 3 must divide --batch-size 4"),
+        (["--mbstd", "--mbstd-group", "3", "--batch-size", "4"], r"--mbstd-group 3 must divide --batch-size 4 \(--no-mbstd turns minibatch stddev off\)"),
+        (["--preset", "recipe-tuned", "--batch-size", "30"], r"--mbstd-group 4 must divide --batch-size 30 \(--no-mbstd .*\)"),
         (["--r1", "1"], "--r1 penalises the gradient of the discriminator's raw score; .*"),
         (["--consistency", "-1"], r"--consistency must be zero \(off\) or positive; received -1\.0"),
         (["--consistency", "10", "--diffaugment", "translation"], "--consistency and --diffaugment are two ways .*; choose one"),

@@ -184,7 +184,10 @@ class TrainConfig:
         if self.mbstd and not preset.conv_discriminator:
             raise UserError(f"--mbstd: the {preset.name} discriminator has no feature map for it; use --preset recipe or dcgan")
         if self.mbstd and self.batch_size % self.mbstd_group:
-            raise UserError(f"--mbstd-group {self.mbstd_group} must divide --batch-size {self.batch_size}")
+            raise UserError(
+                f"--mbstd-group {self.mbstd_group} must divide --batch-size {self.batch_size}"
+                " (--no-mbstd turns minibatch stddev off)"
+            )
 
     def _validate_preset(self) -> None:
         """The preset, and the image size and network options its networks and step allow."""
