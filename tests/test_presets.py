@@ -53,16 +53,23 @@ def test_each_preset_sets_its_defaults_and_flags_given_still_win():
 def test_recipe_tuned_is_the_recipe_with_the_ladders_settings_and_flags_given_still_win():
     tuned, _ = config_from_args(["--preset", "recipe-tuned", "--data", "faces"])
     recipe = TrainConfig(data="faces")
-    assert (tuned.lr_g, tuned.lr_d, tuned.ema, tuned.width, tuned.mirror) == (3e-4, 4e-4, 0.999, 2.0, True)
-    ladder_settings = {name: getattr(recipe, name) for name in ("lr_g", "lr_d", "ema", "width", "mirror")}
+    assert (tuned.lr_g, tuned.lr_d, tuned.ema, tuned.width, tuned.width_d, tuned.mirror, tuned.mbstd) == (
+        3e-4, 4e-4, 0.999, 3.0, 2.0, True, True
+    )
+    assert tuned.disc_width == 2.0
+    ladder_settings = {name: getattr(recipe, name) for name in ("lr_g", "lr_d", "ema", "width", "width_d", "mirror", "mbstd")}
     assert dataclasses.replace(tuned, preset="recipe", **ladder_settings) == recipe, "nothing else differs from the recipe"
-    given = config_from_args(["--preset", "recipe-tuned", "--data", "faces", "--ema", "0", "--no-mirror", "--width", "1"])[0]
-    assert (given.ema, given.mirror, given.width) == (0.0, False, 1.0)
+    given = config_from_args(
+        ["--preset", "recipe-tuned", "--data", "faces", "--ema", "0", "--no-mirror", "--width", "1", "--width-d", "0", "--no-mbstd"]
+    )[0]
+    assert (given.ema, given.mirror, given.width, given.disc_width, given.mbstd) == (0.0, False, 1.0, 1.0, False)
 
 
 def test_recipe_tuned_on_the_embedded_digits_keeps_them_unmirrored_unless_asked():
     demo, _ = config_from_args(["--preset", "recipe-tuned"])
-    assert (demo.image_size, demo.channels, demo.batch_size, demo.steps, demo.ema, demo.width) == (32, 1, 32, 3000, 0.999, 2.0)
+    assert (demo.image_size, demo.channels, demo.batch_size, demo.steps, demo.ema, demo.width, demo.mbstd) == (
+        32, 1, 32, 3000, 0.999, 3.0, True
+    )
     assert not demo.mirror, "a digit flipped left to right is not a digit"
     assert config_from_args(["--preset", "recipe-tuned", "--mirror"])[0].mirror
 
@@ -167,18 +174,21 @@ def test_width_d_widens_the_discriminator_alone(preset):
 
 
 @pytest.mark.parametrize("size, channels", [(64, 3), (128, 3)])
-def test_recipe_tuned_trains_the_recipes_networks_twice_as_wide_at_the_tutorials_sizes_and_beyond(size, channels):
-    """The recipe's networks at every size, layer for layer, each hidden convolution with
-    twice the filters (about four times the parameters); one step moves every weight of
-    both and the moving average."""
-    tuned = dataclasses.replace(_tiny_config("recipe-tuned"), image_size=size, channels=channels, batch_size=2, grid_images=2)
-    recipe = dataclasses.replace(tuned, preset="recipe", ema=0.0, width=1.0)
+def test_recipe_tuned_trains_the_recipes_networks_wider_at_the_tutorials_sizes_and_beyond(size, channels):
+    """The recipe's networks at every size, layer for layer, the generator's hidden
+    convolutions with three times the filters (about nine times the parameters), the
+    discriminator's with twice (about four times) and a minibatch-stddev layer; one step
+    moves every weight of both and the moving average."""
+    tuned = dataclasses.replace(_tiny_config("recipe-tuned"), image_size=size, channels=channels)
+    recipe = dataclasses.replace(tuned, preset="recipe", ema=0.0, width=1.0, width_d=0.0, mbstd=False)
     networks, recipe_networks = build_networks(tuned), build_networks(recipe)
-    assert [[layer.__class__ for layer in network.layers] for network in networks] == [
-        [layer.__class__ for layer in network.layers] for network in recipe_networks
-    ]
-    for network, recipe_network in zip(networks, recipe_networks):
-        assert 3.5 < network.count_params() / recipe_network.count_params() < 4.1
+    layer_classes = [[layer.__class__.__name__ for layer in network.layers] for network in networks]
+    recipe_classes = [[layer.__class__.__name__ for layer in network.layers] for network in recipe_networks]
+    assert layer_classes[0] == recipe_classes[0]
+    assert [name for name in layer_classes[1] if name != "MinibatchStdDev"] == recipe_classes[1]
+    assert layer_classes[1].count("MinibatchStdDev") == 1
+    ratios = [network.count_params() / recipe_network.count_params() for network, recipe_network in zip(networks, recipe_networks)]
+    assert 7.5 < ratios[0] < 9.1 and 3.5 < ratios[1] < 4.1, ratios
     model = build_dcgan(tuned)
     assert model.generator.output_shape == (None, size, size, channels) and model.sampler is not model.generator
     variables = [model.generator.trainable_variables, model.discriminator.trainable_variables, model.sampler.trainable_variables]
