@@ -102,15 +102,14 @@ def main() -> None:
     print(start_backend())
     import keras
 
-    from gan.training.layers import MinibatchStdDev
+    import gan.training.layers  # noqa: F401  registers the project's layers (--mbstd's) with Keras for load_model
 
     train, held_out = _pixels(args.train, config, args.n), _pixels(args.held_out, config, args.n)
     noise = np.random.default_rng(0).standard_normal((args.n, 1, 1, config.latent_dim), dtype=np.float32)
     print("| step | D(train) | D(held out) | D(fake) | judged real: train / held out / fake | r_v | r_t | score change², bCR / mirror |")
     print("|---|---|---|---|---|---|---|---|")
     for checkpoint in checkpoints:
-        discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True, compile=False,
-                                                custom_objects={"MinibatchStdDev": MinibatchStdDev})  # --mbstd runs
+        discriminator = keras.saving.load_model(checkpoint.discriminator, safe_mode=True, compile=False)
         generator = keras.saving.load_model(checkpoint.generator, safe_mode=True, compile=False)
         fake = np.concatenate([np.asarray(generator(noise[s:s + BATCH], training=False)) for s in range(0, args.n, BATCH)])
         train_scores = raw_scores(discriminator, train)
