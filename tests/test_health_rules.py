@@ -211,8 +211,7 @@ def test_a_64x64_faces_run_slowly_improving_just_below_half_has_not_stalled():
     """Realism and structure of the first 1,200 steps of a healthy 64x64 anime-faces run
     (--preset recipe-tuned --width 1 --width-d 0 --no-mbstd --no-mirror, seed 0): its
     structure, averaged over two checks, levels at 0.46 for three checks before it falls
-    again. A stall threshold
-    of 0.45 called it g_stalled at steps 700 and 800."""
+    again. A stall threshold of 0.45 called it g_stalled at steps 700 and 800."""
     levels = [1.0, 0.36, 0.25, 0.15, 0.23, 0.41, 0.21, 0.25, 0.12, 0.20, 0.15, 0.09]
     structures = [1.0, 0.91, 0.86, 0.72, 0.39, 0.55, 0.40, 0.52, 0.40, 0.48, 0.45, 0.38]
     verdicts, _ = run_checks([signals(level, structure=value) for level, value in zip(levels, structures, strict=True)])
