@@ -153,6 +153,44 @@ def test_a_session_that_fails_to_open_releases_its_lock(straight_run, tmp_path):
     TrainingLock.take(unsaved).release()  # in this same process: a leaked handle would still hold it
 
 
+class _ByteLocks:
+    """Windows' msvcrt.locking as this test needs it: one byte at the descriptor's position,
+    held per file, refused with OSError to any other descriptor, readable bytes elsewhere."""
+
+    LK_UNLCK, LK_NBLCK = 0, 2
+
+    def __init__(self):
+        self.held = {}
+
+    def locking(self, fd, mode, nbytes):
+        assert nbytes == 1
+        key = (os.fstat(fd).st_ino, os.lseek(fd, 0, os.SEEK_CUR))
+        if mode == self.LK_NBLCK:
+            if key in self.held:
+                raise PermissionError(13, "Permission denied")
+            self.held[key] = fd
+        else:
+            assert self.held.pop(key) == fd, "unlocked a byte this descriptor did not lock"
+
+
+def test_on_windows_a_byte_past_the_process_id_is_locked(tmp_path, monkeypatch):
+    from gan.runs import lock
+
+    byte_locks = _ByteLocks()
+    monkeypatch.setattr(lock, "fcntl", None)
+    monkeypatch.setattr(lock, "msvcrt", byte_locks, raising=False)
+    held = TrainingLock.take(tmp_path)
+    (locked_file, locked_byte), = byte_locks.held
+    assert locked_file == (tmp_path / lock.LOCK_FILE).stat().st_ino
+    assert locked_byte > (tmp_path / lock.LOCK_FILE).stat().st_size  # the id stays readable
+    with pytest.raises(UserError, match=f"being trained now by another process \\(pid {os.getpid()}\\)"):
+        TrainingLock.take(tmp_path)
+    held.release()
+    assert not byte_locks.held
+    TrainingLock.take(tmp_path).release()
+    assert not byte_locks.held
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_saves_a_checkpoint_and_the_run_resumes_from_it(data_folder, tmp_path, signum):
     out = tmp_path / "run"
