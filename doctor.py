@@ -52,6 +52,9 @@ def _records(run: Path, history: LossHistory) -> list[dict]:
         records = read_health(health)
         if not records:
             raise UserError(f"{health} holds no health checks")
+        from gan.evaluation.diagnosis import check_records
+
+        check_records(records, health)
         print(f"Health checks: {len(records)} records in {health}")
         return records
     if not (run / "config.json").is_file():

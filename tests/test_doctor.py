@@ -179,6 +179,14 @@ def test_doctor_diagnoses_a_run_without_health_checks_from_its_grids(tiny_run, t
     (lambda root: (root / "training_log.txt").write_text("") or root, "neither health.jsonl nor config.json"),
     (lambda root: ((root / "training_log.txt").write_text(""), (root / "health.jsonl").write_text("{not json\n"))
      and root, "line 1 is not JSON"),
+    (lambda root: ((root / "training_log.txt").write_text(""), (root / "health.jsonl").write_text('{"step": 5}\n'))
+     and root, "the record of step 5 is neither a health check with a known verdict"),
+    (lambda root: ((root / "training_log.txt").write_text(""),
+                   (root / "health.jsonl").write_text('{"step": 5, "verdict": "sad", "evidence": {}}\n'))
+     and root, "the record of step 5 is neither"),
+    (lambda root: ((root / "training_log.txt").write_text(""),
+                   (root / "health.jsonl").write_text('{"step": 5, "event": "rollback", "verdict": "d_wins"}\n'))
+     and root, "the record of step 5 is neither"),
 ])
 def test_doctor_on_bad_input_exits_2_with_one_line(tmp_path, make, message):
     result = run_script("doctor.py", str(make(tmp_path)))

@@ -4,7 +4,9 @@ ranges with one verdict each, its rollbacks, and its final verdict."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from gan.errors import UserError
 from gan.evaluation.health_rules import REMEDIES, TROUBLES
 from gan.runs.health_log import HEALTHY
 
@@ -16,6 +18,21 @@ class Stretch:
     first_step: int
     last_step: int
     verdict: str
+
+
+def check_records(records: list[dict], source: Path) -> None:
+    """Raise UserError at the first record that is neither a check with a verdict this
+    doctor knows and its evidence, nor a rollback with the step it went back to: a log
+    edited by hand, or written by a newer version, would otherwise fail deep in the report."""
+    for record in records:
+        if record.get("event") == "rollback":
+            known = isinstance(record.get("to_step"), int)
+        else:
+            known = ("event" not in record and record.get("verdict") in (HEALTHY, *TROUBLES)
+                     and isinstance(record.get("evidence"), dict))
+        if not known:
+            raise UserError(f"{source}: the record of step {record['step']} is neither a health check "
+                            "with a known verdict and its evidence nor a rollback")
 
 
 def checks_of(records: list[dict]) -> list[dict]:
