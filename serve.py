@@ -18,9 +18,9 @@ from pathlib import Path
 
 from gan import cli
 from gan.errors import UserError
+from gan.export.manifest import EXPORT_JSON
+from gan.export.writers import ONNX_FILE
 from gan.runs.folder import generator_source, model_step
-
-ONNX_FILE, EXPORT_JSON = "generator.onnx", "export.json"  # as export.py names them
 
 
 def onnx_source(source: Path) -> Path | None:
@@ -43,7 +43,13 @@ def load_onnx(model_file: Path):
     except Exception as error:  # onnxruntime raises its own types for a damaged file
         raise UserError(f"could not load an ONNX model from {model_file}: {str(error).splitlines()[0]}") from None
     manifest = model_file.parent / EXPORT_JSON
-    step = json.loads(manifest.read_text()).get("step") if manifest.is_file() else None
+    if not manifest.is_file():
+        return runner, None
+    try:
+        step = json.loads(manifest.read_text())["step"]
+    except (ValueError, TypeError, KeyError):
+        raise UserError(f"{manifest} is damaged (no training step in it): export again, "
+                        "or delete it to serve without the step") from None
     return runner, step
 
 

@@ -117,3 +117,12 @@ def test_serve_refuses_a_damaged_or_missing_onnx_file_in_one_line(tmp_path):
         result = subprocess.run(_without_tensorflow(PROJECT_ROOT / "serve.py", str(source)), capture_output=True, text=True, timeout=120)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}{source}"), result.stderr
+
+
+def test_serve_refuses_a_damaged_export_json_in_one_line(exported, tmp_path):
+    (tmp_path / "generator.onnx").write_bytes((exported / "generator.onnx").read_bytes())
+    (tmp_path / "export.json").write_text("[1, 2]\n")
+    result = subprocess.run(_without_tensorflow(PROJECT_ROOT / "serve.py", str(tmp_path)), capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines == [f"error: {tmp_path / 'export.json'} is damaged (no training step in it): "
+                                                "export again, or delete it to serve without the step"], result.stderr

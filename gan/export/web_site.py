@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gan.export import onnxruntime_web
-from gan.export.writers import INPUT_NAME, OUTPUT_NAME, write_onnx
+from gan.export.writers import INPUT_NAME, ONNX_FILE, OUTPUT_NAME, write_onnx
 from gan.pictures.latent import seed_noise
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def noise_table(noise_shape: tuple[int, ...]) -> np.ndarray:
 def site_description(generator: "keras.Model") -> dict:
     """site.json: what the page needs to know about the model and noise.bin."""
     return {
-        "model": {"file": "generator.onnx", "input": INPUT_NAME, "output": OUTPUT_NAME,
+        "model": {"file": ONNX_FILE, "input": INPUT_NAME, "output": OUTPUT_NAME,
                   "noise_shape": list(generator.input_shape[1:]), "image_shape": list(generator.output_shape[1:])},
         "noise_table": {"file": NOISE_FILE, "dtype": "float32 little-endian", "seeds": NOISE_SEEDS,
                         "faces_per_seed": FACES_PER_SEED, "order": "seed, face, noise value",
