@@ -173,10 +173,10 @@ def _non_images(folder):
 @pytest.mark.parametrize(
     "make_data, pattern",
     [
-        (lambda tmp: tmp / "missing", "--data: no such folder: .*missing"),
-        (lambda tmp: write_images(tmp / "files", 1)[0], "--data must be a folder of images; .*0.png is a file"),
-        (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", r"--data: no image files \(.*\) found under .*empty"),
-        (lambda tmp: _non_images(tmp / "junk"), "--data: none of the 1 image files under .*junk could be read"),
+        (lambda tmp: tmp / "missing", "no such folder: .*missing"),
+        (lambda tmp: write_images(tmp / "files", 1)[0], ".*0.png is a file, not a folder of images"),
+        (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", r"no image files \(.*\) found under .*empty"),
+        (lambda tmp: _non_images(tmp / "junk"), "none of the 1 image files under .*junk could be read"),
     ],
     ids=["missing", "file", "empty", "non-images"],
 )
@@ -186,6 +186,18 @@ def test_bad_data_is_a_one_line_error_and_creates_no_run(make_data, pattern, tmp
     _assert_one_line_error(result, pattern)
     assert not (tmp_path / "run").exists()
     assert "Device:" not in result.stdout, "the data is checked before TensorFlow takes its seconds to start"
+
+
+@pytest.mark.parametrize("flags, pattern", [
+    (["--eval-real", "{tmp}/gone"], "no such folder: .*gone"),
+    (["--eval-real", "{data}", "--inception-weights", "{tmp}/none.npz"], ".*none.npz.*"),
+], ids=["eval-real", "weights"])
+def test_a_bad_evaluation_folder_or_weights_file_is_one_line_and_creates_no_run(data_folder, tmp_path, flags, pattern):
+    flags = [flag.format(tmp=tmp_path, data=data_folder) for flag in flags]
+    result = run_script("train.py", "--data", str(data_folder), "--out", str(tmp_path / "run"), *TINY_FLAGS,
+                        "--eval-every", "5", *flags)
+    _assert_one_line_error(result, pattern)
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_out_folder_holding_another_run_is_left_untouched(data_folder, tmp_path):

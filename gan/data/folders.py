@@ -74,13 +74,13 @@ class ImageStream:
 def _list_folder(root: Path) -> list[Path]:
     """The folder's image files; raise UserError if the folder has none."""
     if not root.exists():
-        raise UserError(f"--data: no such folder: {root}")
+        raise UserError(f"no such folder: {root}")
     if not root.is_dir():
-        raise UserError(f"--data must be a folder of images; {root} is a file")
+        raise UserError(f"{root} is a file, not a folder of images")
     paths = find_image_files(root)
     if not paths:
         raise UserError(
-            f"--data: no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {root}"
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found under {root}"
         )
     return paths
 
@@ -95,7 +95,7 @@ def _decode_files(paths: list[Path], image_size: int | None, channels: int, work
 
 
 def _nothing_readable(root: Path, paths: list[Path]) -> UserError:
-    return UserError(f"--data: none of the {len(paths)} image files under {root} could be read")
+    return UserError(f"none of the {len(paths)} image files under {root} could be read")
 
 
 def load_image_folder(root: str | Path, image_size: int, channels: int, workers: int | None = None) -> ImageSet:

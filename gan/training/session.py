@@ -79,6 +79,10 @@ def _open(config: TrainConfig, resume: Path | None, distribution: distribute.Dis
     print(f"Data: {image_data.description()} from {config.data}{flipped}")
     if image_data.skipped:
         print(f"warning: {image_data.skipped_summary()}", file=sys.stderr)
+    evaluator = (  # its folder and weights fail here, before the run folder is written
+        Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
+        if config.eval_every else None
+    )
     config = _resolve_precision(config)
     with precision.dtype_policy(config.mixed_precision), distribution.scope():
         if resume is None:
@@ -94,10 +98,6 @@ def _open(config: TrainConfig, resume: Path | None, distribution: distribute.Dis
     def batches_from(step: int) -> Iterator:
         return iter(distribution.batches(image_data.batches(config.batch_size, config.seed, skip_batches=step, mirror=config.mirror)))
 
-    evaluator = (
-        Evaluator(config.inception_weights, config.eval_real, config.image_size, config.channels)
-        if config.eval_every else None
-    )
     return Session(
         config=config,
         run=run,
