@@ -50,6 +50,10 @@ def _check(args) -> None:
         raise UserError("give either a run folder or --fake FOLDER (not both)")
     if args.count is not None and args.count < 2:
         raise UserError(f"-n must be at least 2; received {args.count}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be zero or positive; received {args.seed}")
+    if args.image_size is not None and args.image_size < 1:
+        raise UserError(f"--image-size must be a positive integer; received {args.image_size}")
     if args.nearest is None and args.real is None:
         raise UserError("--real FOLDER is needed: the real images to compare with")
     if args.nearest is not None:

@@ -229,6 +229,16 @@ def test_evaluate_without_weights_says_how_to_get_them(tiny_run, data_folder, tm
     assert result.stderr.startswith("error: no FID Inception weights at ") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", "-1"], "--seed must be zero or positive; received -1"),
+    (["--image-size", "0"], "--image-size must be a positive integer; received 0"),
+])
+def test_evaluate_refuses_a_bad_seed_or_size_before_tensorflow_starts(tiny_run, data_folder, flags, message):
+    run, _ = tiny_run
+    result = run_script("evaluate.py", str(run), "--real", str(data_folder), *flags)
+    assert result.returncode == 2 and result.stderr == f"error: {message}\n"
+
+
 @needs_weights
 def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_folder, tmp_path, monkeypatch, small_weights):
     run, _ = tiny_run
