@@ -5,6 +5,7 @@ network's figure) takes about 4.5 minutes of a 2-core CPU, a third of the suite'
 so it is a benchmark: bench/fid_folders.py --reference. Here the network is held to the
 reference features of 8 images, and the FID formula to closed forms."""
 
+import io
 import json
 import re
 
@@ -229,6 +230,15 @@ def test_evaluate_without_weights_says_how_to_get_them(tiny_run, data_folder, tm
     assert result.stderr.startswith("error: no FID Inception weights at ") and result.stderr.count("\n") == 1
 
 
+def test_evaluate_refuses_a_weights_file_of_another_network_in_one_line(data_folder, tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, **{"dense.kernel": np.zeros((3, 3), np.float32)})
+    result = run_script("evaluate.py", "--fake", str(data_folder), "--real", str(data_folder), "--inception-weights", str(other))
+    assert result.returncode == 2 and result.stderr == (
+        f"error: {other} does not hold the FID Inception weights that get_inception.py writes "
+        "(no array 'net.layers.conv.weight')\n"), result.stderr
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--seed", "-1"], "--seed must be zero or positive; received -1"),
     (["--image-size", "0"], "--image-size must be a positive integer; received 0"),
@@ -357,12 +367,27 @@ def test_get_inception_converts_the_tensorflow_graph_to_the_reference_weights(tm
         np.testing.assert_array_equal(converted[key], reference[key], err_msg=key)
 
 
+def _archive_of(path, members: dict[str, bytes]):
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
 def test_get_inception_offline_and_bad_archives_are_one_line_errors(tmp_path):
     not_an_archive = tmp_path / "inception.tgz"
     not_an_archive.write_text("not gzip")
+    no_graph = _archive_of(tmp_path / "no-graph.tgz", {"README": b"no graph here"})
+    junk_graph = _archive_of(tmp_path / "junk-graph.tgz", {"classify_image_graph_def.pb": b"not a graph at all"})
     for source, message in (
         ("http://127.0.0.1:9/inception-2015-12-05.tgz", "error: could not download http://127.0.0.1:9/"),
         (str(not_an_archive), "is not a readable .tgz of the Inception graph"),
+        (str(no_graph), f"error: {no_graph}: it holds no classify_image_graph_def.pb"),
+        (str(junk_graph), f"error: {junk_graph}: its classify_image_graph_def.pb is not a TensorFlow graph"),
     ):
         result = run_script("get_inception.py", "--source", source, "--out", str(tmp_path / "w.npz"))
         assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr

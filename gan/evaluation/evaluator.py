@@ -154,10 +154,10 @@ class Evaluator:
     `channels` is the run's: 1 judges a grey generator against grey real images."""
 
     def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int | None, channels: int = 3):
-        from gan.evaluation.inception import FIDFeatures, load_weights
+        from gan.evaluation.inception import load_fid_features
 
         weights = Path(weights)
-        self.features = FIDFeatures(load_weights(weights))
+        self.features = load_fid_features(weights)
         self.image_size, self.channels = image_size, channels
         self._weights_id = f"{weights.name}:{weights.stat().st_size}"
         self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id, channels)

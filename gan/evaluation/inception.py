@@ -168,3 +168,16 @@ class FIDFeatures:
             for i in range(0, len(images), BATCH)
         ]
         return np.concatenate(outputs) if outputs else np.zeros((0, FEATURES))
+
+
+def load_fid_features(path: str | Path) -> FIDFeatures:
+    """The FID network with the weights of the .npz at `path`. Any readable .npz loads, so
+    one of other weights (a different network, another converter's names) fails in the
+    build: that is reported as the file's fault, in one line."""
+    weights = load_weights(path)
+    try:
+        return FIDFeatures(weights)
+    except (KeyError, ValueError) as error:
+        detail = f"no array {error}" if isinstance(error, KeyError) else str(error).strip().splitlines()[0]
+        raise UserError(f"{path} does not hold the FID Inception weights that get_inception.py writes ({detail})") from None
+

@@ -40,9 +40,13 @@ def npz_layer_name(graph_layer: str) -> str:
 def convert_graph(graph_bytes: bytes) -> dict[str, np.ndarray]:
     """The serialised GraphDef's convolution and batch-norm constants, as .npz arrays."""
     import tensorflow as tf
+    from google.protobuf.message import DecodeError
 
     graph = tf.compat.v1.GraphDef()
-    graph.ParseFromString(graph_bytes)
+    try:
+        graph.ParseFromString(graph_bytes)
+    except DecodeError:
+        raise UserError(f"its {GRAPH_FILE} is not a TensorFlow graph") from None
     constants = {
         node.name: tf.make_ndarray(node.attr["value"].tensor) for node in graph.node if node.op == "Const"
     }
@@ -54,9 +58,11 @@ def convert_graph(graph_bytes: bytes) -> dict[str, np.ndarray]:
         key = f"net.layers.{npz_layer_name(layer)}"
         weights[f"{key}.weight"] = np.transpose(kernel, (3, 2, 0, 1)).astype(np.float32)  # HWIO -> OIHW
         for ours, theirs in BATCH_NORM_PARTS.items():
+            if f"{layer}/batchnorm/{theirs}" not in constants:
+                raise UserError(f"its graph's convolution {layer} has no batch-norm {theirs}: it is not inception-2015-12-05")
             weights[f"{key}.{ours}"] = constants[f"{layer}/batchnorm/{theirs}"].astype(np.float32)
     if len(weights) != 4 * LAYERS:
-        raise UserError(f"the graph holds {len(weights) // 4} convolutions, not the {LAYERS} of inception-2015-12-05")
+        raise UserError(f"its graph holds {len(weights) // 4} convolutions, not the {LAYERS} of inception-2015-12-05")
     return weights
 
 
@@ -64,7 +70,7 @@ def graph_from_archive(archive: Path) -> bytes:
     with tarfile.open(archive, "r:gz") as tar:
         member = next((m for m in tar.getmembers() if Path(m.name).name == GRAPH_FILE), None)
         if member is None:
-            raise UserError(f"{archive} holds no {GRAPH_FILE}")
+            raise UserError(f"it holds no {GRAPH_FILE}")
         return tar.extractfile(member).read()
 
 
@@ -83,6 +89,8 @@ def fetch_weights(target: Path, source: str = GRAPH_URL) -> Path:
             weights = convert_graph(graph_from_archive(archive))
         except (tarfile.TarError, OSError, EOFError) as error:
             raise UserError(f"{source} is not a readable .tgz of the Inception graph: {error}") from None
+        except UserError as error:
+            raise UserError(f"{source}: {error}") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(target) as partial, partial.open("wb") as file:
         np.savez(file, **weights)
