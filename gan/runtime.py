@@ -24,16 +24,15 @@ def _stderr_silenced():
         os.close(devnull)
 
 
-def set_up_tensorflow(quiet: bool = True) -> str:
+def set_up_tensorflow() -> str:
     """Import TensorFlow, let each GPU's memory grow, and describe the device to use.
 
-    With `quiet`, the import and device discovery run with C++ logging off and stderr
-    muted, which hides the oneDNN, CUDA-probe and CPU-feature notices a CPU-only machine
-    prints on every start. Python errors still propagate.
+    The import and device discovery run with C++ logging off and stderr muted, which
+    hides the oneDNN, CUDA-probe and CPU-feature notices a CPU-only machine prints on
+    every start. Python errors still propagate.
     """
-    if quiet:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_silenced() if quiet else contextlib.nullcontext():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced():
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")

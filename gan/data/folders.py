@@ -85,9 +85,9 @@ def _list_folder(root: Path) -> list[Path]:
     return paths
 
 
-def _decode_files(paths: list[Path], image_size: int | None, channels: int, workers: int | None) -> list[np.ndarray | str]:
+def _decode_files(paths: list[Path], image_size: int | None, channels: int) -> list[np.ndarray | str]:
     """Each file's pixels or the reason it was skipped, in order, decoded in parallel."""
-    workers = workers or min(32, (os.cpu_count() or 1) * 2)
+    workers = min(32, (os.cpu_count() or 1) * 2)
     with warnings.catch_warnings():
         treat_large_images_as_too_large()
         with ThreadPoolExecutor(workers) as pool:
@@ -98,11 +98,11 @@ def _nothing_readable(root: Path, paths: list[Path]) -> UserError:
     return UserError(f"none of the {len(paths)} image files under {root} could be read")
 
 
-def load_image_folder(root: str | Path, image_size: int, channels: int, workers: int | None = None) -> ImageSet:
+def load_image_folder(root: str | Path, image_size: int, channels: int) -> ImageSet:
     """Decode every image under `root`; raise UserError if there is nothing to train on."""
     root = Path(root)
     paths = _list_folder(root)
-    results = _decode_files(paths, image_size, channels, workers)
+    results = _decode_files(paths, image_size, channels)
     images = [r for r in results if isinstance(r, np.ndarray)]
     skipped = Counter(r for r in results if isinstance(r, str))
     if not images:
@@ -111,7 +111,7 @@ def load_image_folder(root: str | Path, image_size: int, channels: int, workers:
 
 
 def image_folder_chunks(
-    root: str | Path, image_size: int | None, channels: int, chunk: int, workers: int | None = None
+    root: str | Path, image_size: int | None, channels: int, chunk: int
 ) -> Iterator[list[np.ndarray]]:
     """The images under `root`, in file order, `chunk` files at a time, so that a folder of
     any length holds only one chunk in memory. `image_size` None keeps each image's own
@@ -121,7 +121,7 @@ def image_folder_chunks(
     paths = _list_folder(root)
     decoded = 0
     for start in range(0, len(paths), chunk):
-        results = _decode_files(paths[start : start + chunk], image_size, channels, workers)
+        results = _decode_files(paths[start : start + chunk], image_size, channels)
         images = [r for r in results if isinstance(r, np.ndarray)]
         decoded += len(images)
         yield images

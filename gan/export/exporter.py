@@ -76,7 +76,7 @@ def write_and_check(generator: "keras.Model", spec: Format, folder: Path, option
             f"{spec.name}: the {parity.criterion.replace('_', ' ')} from the float32 Keras generator on {parity.noise} is "
             f"{parity.measured:.3g}, over the limit {parity.tolerance:g}; nothing was written at {out}"
         )
-    return format_entry(folder, paths, parity.as_json(), quantize)
+    return format_entry(paths, parity.as_json(), quantize)
 
 
 def export_generator(model_file: Path, out: Path, format_name: str, quantize: str | None = None,

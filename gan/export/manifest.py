@@ -32,7 +32,7 @@ def versions(distributions: list[str]) -> dict[str, str]:
     return found
 
 
-def format_entry(folder: Path, paths: list[Path], parity: dict, quantize: str | None) -> dict:
+def format_entry(paths: list[Path], parity: dict, quantize: str | None) -> dict:
     """One format's record: its top-level files with their sizes, the total, the parity."""
     files = {path.name: size_of(path) for path in paths}
     return {"files": files, "bytes": sum(files.values()), "quantize": quantize, "precision": quantize or "float32",

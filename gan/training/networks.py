@@ -28,6 +28,7 @@ from keras import layers
 from gan.settings.choices import INITS, UPSAMPLES
 from gan.settings.recipe import (
     ADAM_BETA_1,
+    BATCH_NORM_EPSILON,
     BATCH_NORM_MOMENTUM,
     DISCRIMINATOR_LEARNING_RATE,
     GENERATOR_LEARNING_RATE,
@@ -57,7 +58,7 @@ def _kernel_init(init: str) -> keras.initializers.Initializer | str:
     return keras.initializers.RandomNormal(0.0, 0.02) if init == "dcgan" else "glorot_uniform"
 
 
-def _batch_norm(init: str, momentum: float = BATCH_NORM_MOMENTUM, epsilon: float = 1e-3) -> layers.BatchNormalization:
+def _batch_norm(init: str, momentum: float = BATCH_NORM_MOMENTUM, epsilon: float = BATCH_NORM_EPSILON) -> layers.BatchNormalization:
     gamma = keras.initializers.RandomNormal(1.0, 0.02) if init == "dcgan" else "ones"
     return layers.BatchNormalization(momentum=momentum, epsilon=epsilon, gamma_initializer=gamma)
 

@@ -30,7 +30,7 @@ class FaceMaker:
     def __init__(self, generator):
         self._model, self.noise_shape = inference(generator)
         probe = np.asarray(self._model(np.zeros((1, *self.noise_shape), np.float32)))  # the image shape, and a warm-up
-        self.face_size, self.channels = int(probe.shape[1]), int(probe.shape[-1])
+        self.face_size = int(probe.shape[1])
         self.scale = math.ceil(FACE_PIXELS / self.face_size)
         self._lock = threading.Lock()
 
