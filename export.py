@@ -21,9 +21,8 @@ from gan import cli
 from gan.errors import UserError
 from gan.export.formats import CHOICES
 from gan.export.onnxruntime_web import PACKAGE, VERSION
-from gan.export.staging import check_new_folder
 from gan.export.writers import QUANTIZE_CHOICES
-from gan.runs.folder import find_run, generator_source, newest_generator
+from gan.runs.folder import check_new_folder, find_run, generator_source, newest_generator
 
 
 def _source(source: Path, generator: Path | None) -> tuple[Path, Path | None]:
@@ -60,7 +59,7 @@ def main() -> None:
                         help=f"--format web: take onnxruntime-web's files from DIR (the npm package's dist/) [npm pack {PACKAGE}@{VERSION}]")
     args = parser.parse_args()
     model_file, run = _source(args.run, args.generator)
-    check_new_folder(args.out)  # before TensorFlow starts: a taken DIR should fail at once
+    check_new_folder(args.out, "-o")  # before TensorFlow starts: a taken DIR should fail at once
 
     from gan.export.exporter import export_generator
     from gan.runtime import set_up_tensorflow

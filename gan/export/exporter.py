@@ -18,9 +18,9 @@ from gan.export.formats import Format, Options, chosen
 from gan.export.manifest import OUTPUT_RANGE, format_entry, versions, write_manifest
 from gan.export.packages import require
 from gan.export.parity import ParityError, measure, parity_noise
-from gan.export.staging import check_new_folder, staged_folder
+from gan.export.staging import staged_folder
 from gan.pictures.latent import generate, load_generator
-from gan.runs.folder import model_step
+from gan.runs.folder import check_new_folder, model_step
 
 if TYPE_CHECKING:
     import keras
@@ -30,7 +30,7 @@ SOFTWARE = ["tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-li
 
 def check_request(formats: list[Format], options: Options, out: Path) -> None:
     """Everything about the request that can fail before the generator is even loaded."""
-    check_new_folder(out)
+    check_new_folder(out, "-o")
     quantize = options.quantize
     if quantize is not None and not any(spec.quantizable for spec in formats):
         names = ", ".join(spec.name for spec in formats)

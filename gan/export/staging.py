@@ -16,16 +16,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from gan.errors import UserError
-
-
-def check_new_folder(target: Path) -> None:
-    """Raise UserError unless `target` is absent or an empty folder: an export never
-    mixes its files with others, nor replaces a previous export."""
-    if target.exists() and not target.is_dir():
-        raise UserError(f"-o {target} is a file; give a new folder")
-    if target.is_dir() and any(target.iterdir()):
-        raise UserError(f"-o {target} already holds files; give a new folder")
+from gan.runs.folder import check_new_folder
 
 
 @contextlib.contextmanager
@@ -37,7 +28,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     staging.mkdir()  # unlike tempfile.mkdtemp's 0700, the user's umask decides who may read the export
     try:
         yield staging
-        check_new_folder(target)  # still new: nothing else wrote there meanwhile
+        check_new_folder(target, "-o")  # still new: nothing else wrote there meanwhile
         if target.is_dir():
             target.rmdir()
         staging.rename(target)

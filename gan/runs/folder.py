@@ -133,15 +133,14 @@ def newest_model(run: Path, name: str) -> Path:
     return saves[max(saves)]
 
 
-def check_out_folder(out: str | None) -> None:
-    """Raise UserError if `out` is a file or a folder that already holds anything."""
-    if out is None:
-        return
-    folder = Path(out)
+def check_new_folder(folder: str | Path, flag: str) -> None:
+    """Raise UserError unless `folder` (given as `flag`) is absent or empty: a run or an
+    export never mixes its files with another's, nor replaces one."""
+    folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise UserError(f"--out must be a folder; {folder} is a file")
+        raise UserError(f"{flag} {folder} is a file; choose a new folder")
     if folder.is_dir() and any(folder.iterdir()):
-        raise UserError(f"--out {folder} already holds files (another run?); choose a new folder")
+        raise UserError(f"{flag} {folder} already holds files (another run?); choose a new folder")
 
 
 def claim_run_folder(out: str | None, data: str) -> Path:
@@ -150,7 +149,7 @@ def claim_run_folder(out: str | None, data: str) -> Path:
     Without `out`, the folder is outputs/<data folder name>-<n> with the next free n.
     """
     if out is not None:
-        check_out_folder(out)
+        check_new_folder(out, "--out")
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         return folder

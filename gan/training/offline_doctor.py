@@ -9,7 +9,6 @@ this replay cannot tell d_wins from quality_regressing and names the latter.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import keras
@@ -21,20 +20,13 @@ from gan.errors import UserError
 from gan.evaluation.health_rules import LOSS_KEYS, HealthState, judge
 from gan.evaluation.health_signals import RealReference
 from gan.pictures.grids import GRID_GAP, grid_columns
-from gan.runs.folder import SAMPLE_SUFFIX
+from gan.runs.folder import SAMPLE_SUFFIX, list_grids
 from gan.runs.text_log import LossHistory
 from gan.settings.config import TrainConfig
 from gan.training.builders import build_networks
 from gan.training.health import PROBABILITY_LOSSES, WINDOW_KEYS, real_reference, untrained_signals
 
-GRID_NAME = re.compile(r"(\d+)" + re.escape(SAMPLE_SUFFIX))
 BASELINE_NOISE_SEED = 0
-
-
-def sample_grids(images: Path) -> list[tuple[int, Path]]:
-    """The run's sample grids (NNNN_image.png), by step."""
-    found = [(int(m.group(1)), path) for path in images.glob(f"*{SAMPLE_SUFFIX}") if (m := GRID_NAME.fullmatch(path.name))]
-    return sorted(found)
 
 
 def cut_grid(path: Path, size: int, channels: int, count: int) -> np.ndarray:
@@ -71,7 +63,7 @@ def untrained_baseline(config: TrainConfig, reference: RealReference) -> dict[st
 
 def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict]:
     """The health records the live checks would have written, from the grids and the log."""
-    grids = sample_grids(images)
+    grids = list_grids(images) if images.is_dir() else []
     if not grids:
         raise UserError(f"{images} holds no sample grids (*{SAMPLE_SUFFIX}) to diagnose from")
     reference = real_reference(open_image_folder(config.data, config.image_size, config.channels), config)

@@ -13,6 +13,7 @@ from gan.data.decode import find_image_files
 from gan.data.folders import ImageSet, ImageStream
 from gan.data.survey import Survey, decoded_sample, survey_images
 from gan.errors import RunStopped
+from gan.pictures.latent import seed_noise
 from gan.runtime import engine_device, nvidia_gpu_present, unseen_gpu_advice
 from gan.settings.config import TrainConfig
 from gan.training.step import DCGAN
@@ -53,7 +54,7 @@ def _step_check(model: DCGAN, config: TrainConfig, replicas: int) -> str:
         return "a batch of one image has no other images to compare: nothing to check"
     if replicas > 1 and keras.backend.backend() == "tensorflow":
         return "the batch-statistics check runs on one device (the step's code is the same); skipped"
-    noise = np.random.default_rng(CHECK_NOISE_SEED).standard_normal((config.batch_size, *model.noise_shape), np.float32)
+    noise = seed_noise(CHECK_NOISE_SEED, config.batch_size, model.noise_shape)
     fakes = keras.ops.convert_to_numpy(model.generator(noise, training=False))
     others = np.concatenate([fakes[:1], -fakes[1:]])
     weights = [v.value for v in discriminator.trainable_variables]

@@ -20,7 +20,8 @@ from gan.data.folders import ImageSet, ImageStream, open_training_data
 from gan.evaluation.evaluator import Evaluator
 from gan.evaluation.health_rules import HealthState
 from gan.evaluation.health_signals import RealReference
-from gan.runs.folder import RunDir, check_out_folder, claim_run_folder
+from gan.pictures.latent import seed_noise
+from gan.runs.folder import RunDir, check_new_folder, claim_run_folder
 from gan.runs.health_log import truncate_health
 from gan.runs.lock import TrainingLock
 from gan.runs.text_log import truncate_log
@@ -69,7 +70,8 @@ def open_session(config: TrainConfig, resume: Path | None, distribution: distrib
 def _open(config: TrainConfig, resume: Path | None, distribution: distribute.Distribution,
           image_data: ImageSet | ImageStream | None, on_failure: ExitStack) -> Session:
     if resume is None:
-        check_out_folder(config.out)
+        if config.out is not None:
+            check_new_folder(config.out, "--out")
     else:
         lock = on_failure.enter_context(TrainingLock.take(resume))
         checkpoints.check_resumable(config, resume)
@@ -150,9 +152,7 @@ def _new_run(config: TrainConfig) -> tuple[TrainConfig, RunDir, DCGAN, np.ndarra
     print(f"Run folder: {run.root} (seed {config.seed})")
     keras.utils.set_random_seed(config.seed)
     model = build_dcgan(config)
-    fixed_noise = np.random.default_rng(config.seed).standard_normal(
-        (config.grid_images, *model.noise_shape), dtype=np.float32
-    )
+    fixed_noise = seed_noise(config.seed, config.grid_images, model.noise_shape)
     np.save(run.fixed_noise, fixed_noise)
     return config, run, model, fixed_noise
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import numpy as np
 from keras import ops
 
+from gan.pictures.latent import seed_noise
 from gan.settings.choices import SCHEDULES
 from gan.settings.recipe import LABEL_NOISE
 from gan.training import engines, replicas
@@ -304,7 +304,7 @@ class DCGAN(keras.Model):
             return
         norms = [layer for layer in self.sampler.layers if isinstance(layer, keras.layers.BatchNormalization)]
         momenta = [norm.momentum for norm in norms]
-        noise = np.random.default_rng(seed).standard_normal((REFRESH_IMAGES, *self.noise_shape), dtype=np.float32)
+        noise = seed_noise(seed, REFRESH_IMAGES, self.noise_shape)
         try:
             for norm in norms:
                 norm.momentum = 0.0
