@@ -7,8 +7,9 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,10 +22,14 @@ from gan.pictures.grids import to_uint8
 from gan.runs.atomic import atomic_write
 from gan.settings.config import CACHE_ROOT
 
+if TYPE_CHECKING:
+    import keras
+
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
 SMALL_SAMPLE = 2048  # below the feature dimension the covariance is singular
 CACHE_VERSION = 1  # bump when the feature pipeline changes, to orphan old cache entries
 FOLDER_CHUNK = BATCH  # files decoded at a time: one network batch, so memory holds one batch of images
+FEATURE_BATCH = 250  # generated images (and images sent to the network) at a time
 
 
 def cache_folder() -> Path:
@@ -94,27 +99,30 @@ def folder_features(
     return result
 
 
-def generated_pixels(generator, count: int, seed: int = 0) -> np.ndarray:
-    """`count` samples of seed `seed`, quantised to uint8 as saved images are."""
-    from gan.pictures.latent import generate, seed_noise
-
-    return to_uint8(generate(generator, seed_noise(seed, count, tuple(generator.input_shape[1:]))))
-
-
-def pixel_features(pixels: np.ndarray, features: FeatureFunction, batch: int = 250) -> np.ndarray:
-    """Features of uint8 images of one size, grey as RGB, a batch at a time."""
-    return np.concatenate([features(np.stack(_as_rgb(list(pixels[start : start + batch]))))
-                           for start in range(0, len(pixels), batch)])
-
-
-def generator_features(generator, count: int, features: FeatureFunction, seed: int = 0, batch: int = 250) -> np.ndarray:
-    """Features of `count` samples, quantised to uint8 as saved images are, grey as RGB;
-    generated a batch at a time, so memory holds one batch of images whatever `count`."""
+def _generated_batches(generator: "keras.Model", count: int, seed: int) -> Iterator[np.ndarray]:
+    """`count` samples of seed `seed`, quantised to uint8 as saved images are, a batch at a time."""
     from gan.pictures.latent import generate, seed_noise
 
     noise = seed_noise(seed, count, tuple(generator.input_shape[1:]))
-    return np.concatenate([pixel_features(to_uint8(generate(generator, noise[start : start + batch])), features, batch)
-                           for start in range(0, count, batch)])
+    for start in range(0, count, FEATURE_BATCH):
+        yield to_uint8(generate(generator, noise[start : start + FEATURE_BATCH]))
+
+
+def generated_pixels(generator: "keras.Model", count: int, seed: int = 0) -> np.ndarray:
+    """`count` samples of seed `seed`, quantised to uint8 as saved images are."""
+    return np.concatenate(list(_generated_batches(generator, count, seed)))
+
+
+def pixel_features(pixels: np.ndarray, features: FeatureFunction) -> np.ndarray:
+    """Features of uint8 images of one size, grey as RGB, a batch at a time."""
+    return np.concatenate([features(np.stack(_as_rgb(list(pixels[start : start + FEATURE_BATCH]))))
+                           for start in range(0, len(pixels), FEATURE_BATCH)])
+
+
+def generator_features(generator: "keras.Model", count: int, features: FeatureFunction, seed: int = 0) -> np.ndarray:
+    """Features of `count` samples, as `generated_pixels` makes them; memory holds one
+    batch of images whatever `count`."""
+    return np.concatenate([pixel_features(pixels, features) for pixels in _generated_batches(generator, count, seed)])
 
 
 def compare(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
