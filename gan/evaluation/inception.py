@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from gan.errors import UserError
+from gan.settings.config import FID_WEIGHTS
 
 SIZE = 299
 FEATURES = 2048
 BATCH = 50
-WEIGHTS_NAME = "fid_inception_2015_12_05.npz"
+WEIGHTS_NAME = Path(FID_WEIGHTS).name
 
 
 def resize_matrix(source: int, target: int = SIZE) -> np.ndarray:

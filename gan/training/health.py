@@ -26,10 +26,10 @@ from gan.runs.folder import RunDir
 from gan.runs.health_log import HEALTHY, append_health
 from gan.settings.config import TrainConfig
 from gan.training.log import TrainingLog
+from gan.training.losses import adversarial_loss
 
 REFERENCE_IMAGES = 256  # real images the samples are compared with, evenly spread over the data
 WINDOW_KEYS = ("d_real_loss", "d_fake_loss", "g_loss", "d_real", "d_fake")
-PROBABILITY_LOSSES = ("bce",)  # losses whose discriminator outputs are probabilities, not raw scores
 
 
 class TroubleFound(Exception):
@@ -71,6 +71,7 @@ class HealthMonitor:
                  log: TrainingLog, bar: tqdm):
         self.config, self.run, self.log, self.bar = config, run, log, bar
         self.reference = reference
+        self.probabilities = adversarial_loss(config.loss).discriminator_outputs_probabilities
         self.state, self.records = state, records
         self.every = config.health_every or config.sample_every
         self.acting = config.on_trouble != "warn"  # whether a trouble raises TroubleFound
@@ -105,7 +106,7 @@ class HealthMonitor:
         signals = self.signals(samples)
         self.reset_window()
         first_check = self.state.first is None
-        finding = judge(signals, self.state, step, self.config.loss in PROBABILITY_LOSSES)
+        finding = judge(signals, self.state, step, self.probabilities)
         self.write(finding.record(step))
         self.show(step, finding, signals, first_check)
         if finding.changed and not finding.healthy and self.acting:
@@ -118,7 +119,7 @@ class HealthMonitor:
         truncates health.jsonl to the checkpoint's count) and judges on exactly as the
         uninterrupted run. It reports and does not act; the run is over."""
         signals = self.signals(samples)
-        finding = judge(signals, copy.deepcopy(self.state), step, self.config.loss in PROBABILITY_LOSSES)
+        finding = judge(signals, copy.deepcopy(self.state), step, self.probabilities)
         self.write({**finding.record(step), "closing": True}, counted=False)
         self.show(step, finding, signals, first_check=False)
         return finding

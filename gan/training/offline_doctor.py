@@ -24,7 +24,8 @@ from gan.runs.folder import SAMPLE_SUFFIX, list_grids
 from gan.runs.text_log import LossHistory
 from gan.settings.config import TrainConfig
 from gan.training.builders import build_networks
-from gan.training.health import PROBABILITY_LOSSES, WINDOW_KEYS, real_reference, untrained_signals
+from gan.training.losses import adversarial_loss
+from gan.training.health import WINDOW_KEYS, real_reference, untrained_signals
 
 BASELINE_NOISE_SEED = 0
 
@@ -76,6 +77,6 @@ def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict
         for key in WINDOW_KEYS:
             known = key in LOSS_KEYS and window.any()  # the text log holds no discriminator scores
             signals[key] = float(getattr(history, key)[window].mean()) if known else float("nan")
-        records.append(judge(signals, state, step, config.loss in PROBABILITY_LOSSES).record(step))
+        records.append(judge(signals, state, step, adversarial_loss(config.loss).discriminator_outputs_probabilities).record(step))
         previous = step
     return records
