@@ -22,7 +22,7 @@ from gan.errors import UserError
 from gan.export.formats import CHOICES
 from gan.export.onnxruntime_web import PACKAGE, VERSION
 from gan.export.writers import QUANTIZE_CHOICES
-from gan.runs.folder import check_new_folder, find_run, generator_source, newest_generator
+from gan.runs.folder import check_new_folder, find_run, generator_source, newest_generator, run_of_model
 
 
 def _source(source: Path, generator: Path | None) -> tuple[Path, Path | None]:
@@ -31,7 +31,7 @@ def _source(source: Path, generator: Path | None) -> tuple[Path, Path | None]:
         raise UserError(f"no such generator file: {generator}")
     if source.is_file() or source.suffix == ".keras":
         model_file = generator or generator_source(source)
-        return model_file, source.parent.parent if source.parent.name == "models" else None
+        return model_file, run_of_model(source)
     run = find_run(source)
     return generator or newest_generator(run), run
 

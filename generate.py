@@ -15,7 +15,7 @@ import numpy as np
 from gan import cli
 from gan.errors import UserError
 from gan.pictures.grids import make_grid, save_png, to_uint8
-from gan.runs.folder import generator_source
+from gan.runs.folder import generator_source, run_of_model
 
 
 def main() -> None:
@@ -60,8 +60,7 @@ def main() -> None:
         noise, name, columns = seed_noise(args.seed, args.count, noise_shape, args.truncation), "generated", None
     images = to_uint8(generate(generator, noise))
 
-    run = model_file.parent.parent if model_file.parent.name == "models" else model_file.parent
-    output = cli.output_file(args.output or run / f"{name}.png")
+    output = cli.output_file(args.output or (run_of_model(model_file) or model_file.parent) / f"{name}.png")
     save_png(make_grid(images, columns), output)
     if args.individual:
         args.individual.mkdir(parents=True, exist_ok=True)

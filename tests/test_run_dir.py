@@ -2,7 +2,7 @@ import pytest
 
 from gan.errors import UserError
 from gan.runs import folder as run_dir
-from gan.runs.folder import RunDir, claim_run_folder
+from gan.runs.folder import RunDir, claim_run_folder, model_step, run_of_model
 
 
 def test_step_numbers_are_padded_to_the_width_of_the_last_step(tmp_path):
@@ -40,3 +40,10 @@ def test_an_explicit_out_folder_must_be_new_or_empty(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError, match="is a file"):
         claim_run_folder(str(tmp_path / "file"), "x")
+
+
+def test_a_saved_models_run_and_step_come_from_its_path(tmp_path):
+    assert run_of_model(tmp_path / "run" / "models" / "generator_0500.keras") == tmp_path / "run"
+    assert run_of_model(tmp_path / "keep" / "generator_0500.keras") is None
+    assert model_step(tmp_path / "run" / "models" / "generator_0500.keras") == 500
+    assert model_step(tmp_path / "run" / "models" / "best_generator.keras") is None

@@ -117,6 +117,13 @@ def generator_source(source: Path) -> Path:
     return newest_generator(find_run(source))
 
 
+def run_of_model(model_file: Path) -> Path | None:
+    """The run folder a saved model belongs to (RUN/models/NAME.keras); None for a file
+    kept anywhere else."""
+    parent = Path(model_file).parent
+    return parent.parent if parent.name == "models" else None
+
+
 def model_step(model_file: Path) -> int | None:
     """The training step in a save's name (generator_0500.keras -> 500); None for names
     without one (best_generator.keras, a file renamed by hand)."""
