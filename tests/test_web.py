@@ -1,4 +1,4 @@
-"""serve.py and its Flask app (gan/web.py): the API through Flask's test client, the CLI's
+"""serve.py and its Flask app (gan/web/app.py): the API through Flask's test client, the CLI's
 errors, and the page itself in headless Chromium against a real serve.py process."""
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class HealthState:
     """What the rules remember between checks; saved in every checkpoint so a resumed
     run judges exactly as the uninterrupted one would."""
 
-    baseline: dict[str, float]  # the untrained generator's signals (see health.untrained_samples)
+    baseline: dict[str, float]  # the untrained generator's signals (see gan.training.health.untrained_signals)
     first: dict[str, float] | None = None  # the first check's signals and losses
     best_realism: float = math.inf
     previous_realism: float = math.inf

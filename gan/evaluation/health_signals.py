@@ -1,4 +1,4 @@
-"""What a health check measures of a generator's fixed-noise images against a fixed set
+"""What a health check measures of the samples a training step made against a fixed set
 of real ones: how varied they are, how far their pixel values and their spatial spectrum
 sit from the real data's.
 

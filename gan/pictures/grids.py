@@ -29,7 +29,8 @@ def grid_columns(count: int) -> int:
 
 
 def make_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) image, `grid_columns` wide by default."""
+    """(N, H, W, C) uint8 -> one image of `cols` (by default `grid_columns`) columns of
+    tiles, GRID_GAP pixels of background between neighbours."""
     count, height, width, channels = images.shape
     cols = cols or grid_columns(count)
     rows = math.ceil(count / cols)

@@ -46,7 +46,7 @@ def plot_losses(history: LossHistory, output: Path | None, smooth: int = 1, show
     for key, label in CURVES:
         axes.plot(history.steps, moving_average(getattr(history, key), smooth), label=label, linewidth=1)
     axes.set_xlabel("step")
-    axes.set_ylabel("binary cross-entropy")
+    axes.set_ylabel("loss")
     axes.set_title("Training losses" + (f" (moving average of {smooth} steps)" if smooth > 1 else ""))
     axes.grid(alpha=0.3)
     axes.legend()

@@ -138,7 +138,7 @@ class IntervalMeans:
 
 class RunOutputs:
     """What the run writes at intervals (fixed-noise grids, checkpoints, evaluations, the
-    best generator) and the two ways it ends early; it knows the newest checkpoint."""
+    best generator) and the ways it ends early (a signal, divergence, a trouble); it knows the newest checkpoint."""
 
     def __init__(self, session: Session, log: TrainingLog, bar: tqdm, interval: IntervalMeans, health: HealthMonitor):
         self.session, self.log, self.bar, self.interval, self.health = session, log, bar, interval, health

@@ -1,7 +1,8 @@
 """The networks of every preset, built with the Functional API.
 
 Only architecture and compilation live here; how the two are trained together is in
-`gan.training.step`, and which builders a preset uses, with which settings, in `gan.settings.presets`.
+`gan.training.step`, and which builders a preset uses in `gan.training.builders` (its settings in
+`gan.settings.presets`).
 
 - The recipe (get_gen_normal, get_disc_normal): at 64x64x3 the Keras anime-face recipe
   layer for layer (3,616,771 and 2,768,321 parameters). Other sizes keep the recipe's

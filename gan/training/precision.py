@@ -8,8 +8,9 @@ where it is native and the engine uses those units: on a CPU, TensorFlow's plain
 statistics, the last layers and the losses stay float32 under every policy (see
 gan.training.networks), and docs/quality.md compares the two on the same runs.
 
-Keras is imported only inside the functions that use it: gan.settings.config validates against
-PRECISIONS before TensorFlow starts (see gan.runtime).
+Keras is imported only inside the functions that use it, so that importing this module
+does not start TensorFlow before gan.runtime.set_up_tensorflow has quietened it (the
+benchmarks import it first).
 """
 
 from __future__ import annotations
