@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from gan.errors import RunStopped, UserError
 
@@ -13,7 +14,7 @@ from gan.errors import RunStopped, UserError
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse, but a bad flag is one `error:` line (and exit 2) instead of usage + error."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from gan.data.decode import (
 )
 from gan.data.pipeline import streaming_batches, training_batches
 from gan.errors import UserError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @dataclass
@@ -45,7 +49,7 @@ class ImageSet:
     def description(self) -> str:
         return f"{len(self.images)} images"
 
-    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
+    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False) -> "tf.data.Dataset":
         """The endless batch stream of `training_batches` over these images."""
         return training_batches(self.images, batch_size, seed, skip_batches, mirror)
 
@@ -66,7 +70,7 @@ class ImageStream:
     def description(self) -> str:
         return f"{len(self.paths)} image files, streamed (decoded as they are read)"
 
-    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
+    def batches(self, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False) -> "tf.data.Dataset":
         """The endless batch stream of `streaming_batches` over these files."""
         return streaming_batches(self.paths, self.image_size, self.channels, batch_size, seed, skip_batches, mirror)
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gan.data.decode import decode_or_reason, treat_large_images_as_too_large
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 def _scale(pixels):
@@ -27,7 +31,8 @@ def _mirrored_where(images, flipped):
     return tf.where(flipped[:, None, None, None], tf.reverse(images, axis=[2]), images)
 
 
-def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0, mirror: bool = False):
+def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batches: int = 0,
+                     mirror: bool = False) -> "tf.data.Dataset":
     """An endless tf.data stream of float32 batches in [-1, 1], reproducible from `seed`.
 
     Indices, not images, are shuffled and batched (every image once per epoch, in a new
@@ -61,7 +66,7 @@ def training_batches(images: np.ndarray, batch_size: int, seed: int, skip_batche
 def streaming_batches(
     paths: list[Path], image_size: int, channels: int, batch_size: int, seed: int, skip_batches: int = 0,
     mirror: bool = False,
-):
+) -> "tf.data.Dataset":
     """An endless tf.data stream of float32 batches in [-1, 1] decoded from the files as
     they are read: for folders too big to hold in memory.
 

@@ -170,7 +170,7 @@ class Evaluator:
         self._weights_id = f"{weights.name}:{weights.stat().st_size}"
         self.real = folder_features(Path(real_folder), image_size, self.features, self._weights_id, channels)
 
-    def score_generator(self, generator, count: int, seed: int = 0) -> dict[str, float]:
+    def score_generator(self, generator: "keras.Model", count: int, seed: int = 0) -> dict[str, float]:
         return compare(self.real, generator_features(generator, count, self.features, seed=seed))
 
     def folder(self, folder: str | Path) -> np.ndarray:

@@ -14,11 +14,15 @@ antialiasing, kept in float); then (x - 128) / 128. Backend-neutral: keras.ops o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gan.errors import UserError
 from gan.settings.config import FID_WEIGHTS
+
+if TYPE_CHECKING:
+    import keras
 
 SIZE = 299
 FEATURES = 2048
@@ -71,7 +75,7 @@ def _max_pool(x, strides: int = 2):
     return keras.layers.MaxPooling2D(3, strides=strides, padding="valid" if strides == 2 else "same")(x)
 
 
-def build_fid_inception(weights: dict):
+def build_fid_inception(weights: dict) -> "keras.Model":
     """The network, normalised 299x299x3 input -> 2048 pool3 features, with `weights` set."""
     import keras
 

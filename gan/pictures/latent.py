@@ -9,15 +9,19 @@ from or to s, and a face seen once can be found again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gan.errors import UserError
 
+if TYPE_CHECKING:
+    import keras
+
 BATCH = 64  # images per generator call: bounded memory for any -n
 
 
-def load_generator(path: Path):
+def load_generator(path: Path) -> "keras.Model":
     """A saved generator, loaded with safe_mode on (no arbitrary code from the file)."""
     import keras
 
@@ -54,7 +58,7 @@ def interpolate(start: np.ndarray, end: np.ndarray, steps: int, spherical: bool 
     return ((1 - weights) * a + weights * b).astype(np.float32)
 
 
-def generate(generator, noise: np.ndarray) -> np.ndarray:
+def generate(generator: "keras.Model", noise: np.ndarray) -> np.ndarray:
     """Generator output in [-1, 1] for `noise`, in batches, in inference mode."""
     outputs = [np.asarray(generator(noise[i : i + BATCH], training=False)) for i in range(0, len(noise), BATCH)]
     return np.concatenate(outputs)

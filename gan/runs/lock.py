@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 try:
     import fcntl
@@ -52,7 +53,7 @@ def _unlock(fd: int) -> None:
 class TrainingLock:
     """The lock a training holds on its run folder, from `take` until `release`."""
 
-    def __init__(self, handle):
+    def __init__(self, handle: TextIO):
         self._handle = handle
 
     @classmethod

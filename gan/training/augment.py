@@ -9,6 +9,8 @@ the training step, and the noise state it draws from is saved with each checkpoi
 from __future__ import annotations
 
 import keras
+
+from gan.training.tensors import Tensor
 from keras import ops
 
 TRANSLATION_RATIO = 0.125  # shift by up to 1/8 of the image size
@@ -19,7 +21,7 @@ def _per_image(images, seed_generator, low=0.0, high=1.0):
     return keras.random.uniform((ops.shape(images)[0], 1, 1, 1), low, high, seed=seed_generator)
 
 
-def color(images, seed_generator):
+def color(images: Tensor, seed_generator: keras.random.SeedGenerator) -> Tensor:
     """Random brightness (+-0.5), saturation (x0..2) and contrast (x0.5..1.5) per image."""
     images = images + _per_image(images, seed_generator, -0.5, 0.5)
     mean = ops.mean(images, axis=-1, keepdims=True)
@@ -38,7 +40,7 @@ def _shift_matrix(size: int, shifts, reflect: bool):
     return ops.cast(ops.equal(columns, source), "float32")
 
 
-def translation(images, seed_generator, reflect: bool = False):
+def translation(images: Tensor, seed_generator: keras.random.SeedGenerator, reflect: bool = False) -> Tensor:
     """Shift each image by up to 1/8 of its size in each direction, filling the gap with
     zeros (DiffAugment's) or, with `reflect`, with the image mirrored across its edge."""
     height, width = images.shape[1], images.shape[2]
@@ -50,7 +52,7 @@ def translation(images, seed_generator, reflect: bool = False):
     return ops.einsum("bih,bhwc,bjw->bijc", rows, images, columns)
 
 
-def cutout(images, seed_generator):
+def cutout(images: Tensor, seed_generator: keras.random.SeedGenerator) -> Tensor:
     """Erase (set to 0) a square of half the image size at a random place in each image."""
     height, width = images.shape[1], images.shape[2]
     half_y, half_x = int(height * CUTOUT_RATIO + 0.5) // 2, int(width * CUTOUT_RATIO + 0.5) // 2
@@ -65,13 +67,13 @@ def cutout(images, seed_generator):
     return images * ops.cast(ops.logical_not(inside), images.dtype)
 
 
-def flip(images, seed_generator):
+def flip(images: Tensor, seed_generator: keras.random.SeedGenerator) -> Tensor:
     """Mirror each image left to right, with probability 1/2."""
     flipped = _per_image(images, seed_generator) < 0.5
     return ops.where(flipped, ops.flip(images, axis=2), images)
 
 
-def consistency_transform(images, seed_generator):
+def consistency_transform(images: Tensor, seed_generator: keras.random.SeedGenerator) -> Tensor:
     """The change bCR asks the discriminator to ignore (Zhao et al., "Improved Consistency
     Regularization for GANs", 2020): a random left-right flip, then a shift by up to 1/8,
     the gap filled by reflection. Zeros would leave a flat frame that the discriminator must
@@ -83,7 +85,7 @@ def consistency_transform(images, seed_generator):
 AUGMENTATIONS = {"color": color, "translation": translation, "cutout": cutout}  # config.AUGMENT_POLICIES
 
 
-def diff_augment(images, policy: tuple[str, ...], seed_generator):
+def diff_augment(images: Tensor, policy: tuple[str, ...], seed_generator: keras.random.SeedGenerator) -> Tensor:
     for name in policy:
         images = AUGMENTATIONS[name](images, seed_generator)
     return images

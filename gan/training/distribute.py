@@ -35,6 +35,8 @@ import keras
 from gan.errors import UserError
 
 if TYPE_CHECKING:
+    import tensorflow as tf
+
     from gan.settings.config import TrainConfig
     from gan.training.step import DCGAN
 
@@ -50,7 +52,7 @@ class Distribution:
         """Where the networks, optimizers and noise state are built or restored."""
         return contextlib.nullcontext()
 
-    def batches(self, dataset) -> Iterable:
+    def batches(self, dataset: "tf.data.Dataset") -> Iterable:
         """The global batches as the compiled step takes them."""
         return dataset
 
@@ -94,7 +96,7 @@ def _synchronised_batch_norm(networks: Iterable[keras.Model]) -> Iterator[None]:
 class _TensorFlowStrategy(Distribution):
     """A tf.distribute strategy: MirroredStrategy or MultiWorkerMirroredStrategy."""
 
-    def __init__(self, strategy, mode: str, is_chief: bool = True, worker: str = ""):
+    def __init__(self, strategy: "tf.distribute.Strategy", mode: str, is_chief: bool = True, worker: str = ""):
         self.strategy, self.mode, self.is_chief, self.worker = strategy, mode, is_chief, worker
         self.replicas = strategy.num_replicas_in_sync
 
@@ -105,7 +107,7 @@ class _TensorFlowStrategy(Distribution):
     def scope(self) -> contextlib.AbstractContextManager:
         return self.strategy.scope()
 
-    def batches(self, dataset) -> Iterable:
+    def batches(self, dataset: "tf.data.Dataset") -> Iterable:
         import tensorflow as tf
 
         # The images come from memory, not files: each worker takes its replicas' shares
@@ -211,7 +213,7 @@ class _JaxDataParallel(Distribution):
     def scope(self) -> contextlib.AbstractContextManager:
         return self.parallel.scope()
 
-    def batches(self, dataset) -> Iterable:
+    def batches(self, dataset: "tf.data.Dataset") -> Iterable:
         import jax
         import numpy as np
 

@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from gan.training import replicas
+from gan.training.tensors import Tensor
 
 BACKENDS = ("tensorflow", "jax")  # a tf.function (GradientTape) or a jax.jit (jax.vjp)
 
@@ -58,7 +59,7 @@ def value_and_gradients(function: Callable, *groups: list) -> tuple[object, list
     return aux, [tape.gradient(loss, group) for loss, group in zip(losses, groups)]
 
 
-def input_gradients(function: Callable, inputs) -> tuple[object, object, object]:
+def input_gradients(function: Callable, inputs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """`function(inputs) -> (outputs, aux)` with the gradient of the outputs' sum with
     respect to `inputs`, itself differentiable by an enclosing `value_and_gradients`
     (a gradient penalty's second derivative). Returns (outputs, aux, gradient)."""

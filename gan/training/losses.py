@@ -22,6 +22,7 @@ import keras
 from keras import ops
 
 from gan.settings.choices import LOSS_NAMES
+from gan.training.tensors import Tensor
 
 WGAN_WEIGHT_CLIP = 0.01
 
@@ -43,7 +44,7 @@ class AdversarialLoss:
         """The bound the discriminator's weights are clipped to after its updates, if any."""
         return WGAN_WEIGHT_CLIP if self.name == "wgan-clip" else None
 
-    def raw_scores(self, outputs):
+    def raw_scores(self, outputs: Tensor) -> Tensor:
         """The discriminator's scores before any sigmoid: bce's probabilities as logits
         (clipped as Keras' cross-entropy clips them), the other losses' outputs as they are."""
         outputs = ops.cast(outputs, "float32")
@@ -52,7 +53,7 @@ class AdversarialLoss:
         probabilities = ops.clip(outputs, keras.config.epsilon(), 1.0 - keras.config.epsilon())
         return ops.log(probabilities) - ops.log1p(-probabilities)
 
-    def discriminator(self, outputs, labels, real: bool):
+    def discriminator(self, outputs: Tensor, labels: Tensor, real: bool) -> Tensor:
         """Loss of the discriminator on one batch that is all real or all fake."""
         if self.name in ("bce", "logits"):
             return _mean_bce(labels, outputs, from_logits=self.name == "logits")
@@ -60,7 +61,7 @@ class AdversarialLoss:
             return ops.mean(ops.relu(1.0 - outputs if real else 1.0 + outputs))
         return -ops.mean(outputs) if real else ops.mean(outputs)
 
-    def generator(self, outputs, labels):
+    def generator(self, outputs: Tensor, labels: Tensor) -> Tensor:
         """Loss of the generator given the discriminator's outputs for its fakes."""
         if self.name in ("bce", "logits"):
             return _mean_bce(labels, outputs, from_logits=self.name == "logits")

@@ -32,7 +32,7 @@ def several_replicas() -> bool:
     return _replica_context() is not None
 
 
-def gradient_share(loss):
+def gradient_share(loss: Tensor) -> Tensor:
     """This replica's part of the loss to differentiate.
 
     Keras' TensorFlow optimizer sums the replicas' gradients (an all-reduce in `apply`),
@@ -86,7 +86,7 @@ class SeedGenerator(keras.random.SeedGenerator):
     the same ones. Replica 0, and any single-replica run, draws what Keras' would.
     """
 
-    def next(self, ordered: bool = True):
+    def next(self, ordered: bool = True) -> Tensor:
         seed = super().next(ordered)
         context = _replica_context()
         if context is None:

@@ -40,13 +40,14 @@ from gan.settings.recipe import LABEL_NOISE
 from gan.training import engines, replicas
 from gan.training.augment import consistency_transform, diff_augment
 from gan.training.losses import adversarial_loss
+from gan.training.tensors import Tensor
 
 LOSSES = ("d_real_loss", "d_fake_loss", "g_loss")
 REFRESH_IMAGES = 512
 EMA_RAMPUP = 0.05  # StyleGAN2-ADA's: early on, the average spans the last 5% of the steps
 
 
-def ema_decay_at(step, decay: float):
+def ema_decay_at(step: Tensor, decay: float) -> Tensor:
     """The moving average's decay after `step` generator updates: `decay`, held down early
     so that the average's half-life is at most EMA_RAMPUP of the steps so far, as
     StyleGAN2-ADA ramps its average. Without the ramp the starting weights keep a share of
@@ -142,17 +143,17 @@ class DCGAN(keras.Model):
     def call(self, noise, training=False):
         return self.discriminator(self.generator(noise, training=training), training=training)
 
-    def sample_noise(self, batch_size):
+    def sample_noise(self, batch_size: int) -> Tensor:
         return keras.random.normal((batch_size, *self.noise_shape), seed=self.seed_generator)
 
-    def noisy_labels(self, batch_size):
+    def noisy_labels(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """Soft targets, one per image: real 1 - U(0, label_noise), fake U(0, label_noise)."""
         shape = (batch_size, 1)
         real = 1.0 - keras.random.uniform(shape, maxval=self.label_noise, seed=self.seed_generator)
         fake = keras.random.uniform(shape, maxval=self.label_noise, seed=self.seed_generator)
         return real, fake
 
-    def train_step(self, real_images) -> dict:
+    def train_step(self, real_images: Tensor) -> dict:
         """One step on a batch of real images in [-1, 1]; returns the step's figures.
 
         `samples` holds the first `sample_count` fakes of the step, for the sample grids.
@@ -206,7 +207,7 @@ class DCGAN(keras.Model):
         })
         return {**scalars, "samples": fake_images[: self.sample_count]}
 
-    def steps_done(self):
+    def steps_done(self) -> Tensor:
         """Training steps done so far, counted by the generator's updates, `generator_updates`
         to a step: read before a step's updates (lazy R1), the steps before it; after them
         (the moving average), the steps including it."""
@@ -219,7 +220,7 @@ class DCGAN(keras.Model):
             return None
         return ops.equal(ops.mod(self.steps_done(), self.r1_every), 0)
 
-    def judge_reals_with_r1(self, weights, averages, images, due):
+    def judge_reals_with_r1(self, weights: list, averages: list, images: Tensor, due: Tensor | None) -> tuple[Tensor, list, Tensor]:
         """`_judge` on real images, plus the R1 penalty (gamma / 2) * E ||grad_x D(x)||^2
         (Mescheder et al. 2018), scaled by `r1_every` on the steps that pay it, as
         StyleGAN2's lazy regularisation does, and 0 on the others. The gradient is taken
@@ -313,7 +314,7 @@ class DCGAN(keras.Model):
             for norm, momentum in zip(norms, momenta):
                 norm.momentum = momentum
 
-    def consistency_penalty(self, weights, averages, images, judged):
+    def consistency_penalty(self, weights: list, averages: list, images: Tensor, judged: Tensor) -> tuple[Tensor, list]:
         """bCR's term for one batch the discriminator trains on: `consistency` times the mean
         squared difference of its raw scores for the images (`judged`) and for their
         `consistency_transform`, with gradients through both, as Zhao et al. train it. Real
@@ -324,7 +325,7 @@ class DCGAN(keras.Model):
         difference = self.adversarial_loss.raw_scores(judged) - self.adversarial_loss.raw_scores(transformed)
         return self.consistency * ops.mean(ops.square(difference)), averages
 
-    def discriminator_update(self, batches: list[tuple[object, object, bool]], r1_due=None) -> tuple[list, list]:
+    def discriminator_update(self, batches: list[tuple[Tensor, Tensor, bool]], r1_due: Tensor | None = None) -> tuple[list, list]:
         """One optimizer step of the discriminator alone on the summed loss of `batches`,
         each (images, labels, whether they are real); returns (losses, outputs), one each
         per batch. Its batch-norm averages see the batches in order. With `r1_due` (see
@@ -356,7 +357,7 @@ class DCGAN(keras.Model):
         _assign(discriminator.non_trainable_variables, averages)
         return losses, outputs
 
-    def judge_for_generator(self, weights, averages, fake_images):
+    def judge_for_generator(self, weights: list, averages: list, fake_images: Tensor) -> Tensor:
         """The discriminator's outputs as the generator update sees them: in training mode,
         normalising with the batch's own statistics (never the moving averages, Keras 3's
         frozen-BatchNormalization trap), and changing no state: the moving averages it
@@ -364,7 +365,7 @@ class DCGAN(keras.Model):
         judged, _ = self._judge(weights, averages, fake_images)
         return judged
 
-    def generator_updates_on(self, noise: Callable[[], object], labels):
+    def generator_updates_on(self, noise: Callable[[], Tensor], labels: Tensor) -> tuple[Tensor, Tensor]:
         """`generator_updates` generator updates in a row, each on `noise()`: fresh noise
         in the recipe's order, the discriminator's noise again in the DCGAN paper's (as the
         DCGAN-tensorflow faces code updates its generator twice a step, so that the
@@ -376,7 +377,7 @@ class DCGAN(keras.Model):
             losses.append(loss)
         return ops.mean(ops.stack(losses)), fake_images
 
-    def generator_update(self, noise, labels):
+    def generator_update(self, noise: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """One optimizer step of the generator through the discriminator; returns
         (loss, the discriminator's outputs, the fakes). The discriminator is untouched."""
         generator = self.generator
@@ -396,7 +397,7 @@ class DCGAN(keras.Model):
         _assign(generator.non_trainable_variables, averages)
         return loss, judged, ops.stop_gradient(fake_images)
 
-    def simultaneous_update(self, real_images, noise, real_labels, fake_labels):
+    def simultaneous_update(self, real_images: Tensor, noise: Tensor, real_labels: Tensor, fake_labels: Tensor) -> tuple[Tensor, ...]:
         """Both networks stepped from one forward pass, each by its own loss (the
         TensorFlow DCGAN tutorial's way); the generator's loss sees the discriminator as it
         was before this step."""

@@ -20,6 +20,7 @@ import os
 import re
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from flask import Flask, Response, jsonify, render_template, request
@@ -36,6 +37,11 @@ from gan.errors import UserError
 from gan.export.web_site import PAGE as EXPORTED_PAGE
 from gan.pictures.grids import grid_columns, make_grid, png_bytes
 from gan.web.face_maker import FaceMaker
+
+if TYPE_CHECKING:
+    import keras
+
+    from gan.export.runners import OnnxRunner
 
 PAGE_FOLDER = Path(__file__).resolve().parent / "page"
 # Served as fixed routes; the look both face pages share is the exported page's studio.css.
@@ -89,7 +95,7 @@ def check_names(query: MultiDict, allowed: tuple[str, ...]) -> None:
         raise QueryError(f"unknown parameter {unknown[0]!r}; this endpoint takes {', '.join(allowed)}")
 
 
-def create_app(generator, name: str, step: int | None) -> Flask:
+def create_app(generator: "keras.Model | OnnxRunner", name: str, step: int | None) -> Flask:
     """The page and its API for one loaded generator, a Keras model or an exported
     generator.onnx in gan.export.runners.OnnxRunner; `name` and `step` say on the page
     which generator it is. The generator is shared by all requests (see FaceMaker)."""

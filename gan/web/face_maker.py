@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,13 +22,16 @@ from gan.export.runners import OnnxRunner
 from gan.pictures.grids import to_uint8, upscale
 from gan.pictures.latent import generate, interpolate, seed_noise
 
+if TYPE_CHECKING:
+    import keras
+
 FACE_PIXELS = 128  # each face is shown at least this wide, by a whole-number pixel factor
 
 
 class FaceMaker:
     """Seeds in, (N, H, W, C) uint8 faces out, each at least FACE_PIXELS wide."""
 
-    def __init__(self, generator):
+    def __init__(self, generator: "keras.Model | OnnxRunner"):
         self._model, self.noise_shape = inference(generator)
         probe = np.asarray(self._model(np.zeros((1, *self.noise_shape), np.float32)))  # the image shape, and a warm-up
         self.face_size = int(probe.shape[1])
@@ -53,7 +57,7 @@ class FaceMaker:
         return self._model(noise)
 
 
-def inference(generator) -> tuple[Callable[[np.ndarray], np.ndarray], tuple[int, ...]]:
+def inference(generator: "keras.Model | OnnxRunner") -> tuple[Callable[[np.ndarray], np.ndarray], tuple[int, ...]]:
     """(noise -> images, noise shape) for a Keras generator, traced once as a graph, or for
     an OnnxRunner, called as it is (TensorFlow is imported only for the Keras one)."""
     if isinstance(generator, OnnxRunner):
