@@ -89,14 +89,15 @@ def judged_again(run: Path, records: list[dict], loss: str) -> list[tuple[int, s
     """(step, verdict) of each recorded check under the current rules."""
     from gan.evaluation.health_rules import HealthState, judge
     from gan.runs.folder import RunDir, list_checkpoints
-    from gan.training.health import PROBABILITY_LOSSES
+    from gan.training.losses import adversarial_loss
 
     baseline = list_checkpoints(RunDir(run, 1))[-1].read_state()["health"]["baseline"]
     checks = [r for r in records if "signals" in r.get("evidence", {})]
     if "structure_gap" not in baseline:
         baseline = with_structure_from_grids(run, checks, baseline)
     state = HealthState(baseline=baseline)
-    return [(r["step"], judge(r["evidence"]["signals"], state, r["step"], loss in PROBABILITY_LOSSES).verdict)
+    probabilities = adversarial_loss(loss).discriminator_outputs_probabilities
+    return [(r["step"], judge(r["evidence"]["signals"], state, r["step"], probabilities).verdict)
             for r in checks]
 
 
@@ -106,15 +107,16 @@ def with_structure_from_grids(run: Path, checks: list[dict], baseline: dict) -> 
     and the baseline's from a freshly built untrained generator (as doctor.py's replay
     does). Fills the checks' signals in place; returns the completed baseline."""
     from gan.data.folders import open_image_folder
-    from gan.runs.folder import SAMPLE_SUFFIX
+    from gan.runs.folder import RunDir
     from gan.settings.config import TrainConfig
     from gan.training.health import real_reference
     from gan.training.offline_doctor import cut_grid, grid_count, untrained_baseline
 
     config = TrainConfig.load(run / "config.json")
     reference = real_reference(open_image_folder(config.data, config.image_size, config.channels), config)
+    run_dir = RunDir(run, config.steps)
     for check in checks:
-        grid = run / "images" / f"{check['step']:04d}{SAMPLE_SUFFIX}"
+        grid = run_dir.sample_grid(check["step"])
         if not grid.is_file():  # a check between grids (--health-every): judged without the signal
             continue
         fakes = cut_grid(grid, config.image_size, config.channels, grid_count(config))

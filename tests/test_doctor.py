@@ -192,3 +192,12 @@ def test_doctor_on_bad_input_exits_2_with_one_line(tmp_path, make, message):
     result = run_script("doctor.py", str(make(tmp_path)))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_calibration_benchmark_judges_a_recorded_run_again_as_it_was_judged(tiny_run):
+    from bench.doctor_calibration import judged_again
+
+    out, _ = tiny_run
+    records = read_health(out / "health.jsonl")
+    assert judged_again(out, records, "bce") == [(r["step"], r["verdict"]) for r in records] == [
+        (0, "healthy"), (10, "healthy"), (20, "healthy"), (24, "healthy")]
