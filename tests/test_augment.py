@@ -63,13 +63,13 @@ def test_an_augmented_step_compiles_and_trains():
     assert all(np.isfinite(float(figures[key])) for key in ("d_real_loss", "d_fake_loss", "g_loss"))
 
 
-@pytest.mark.parametrize("policy", ["color,cutout", " translation "])
-def test_policy_text_is_parsed_and_validated(policy):
+@pytest.mark.parametrize("policy, names", [("color,cutout", ("color", "cutout")), (" translation ", ("translation",))])
+def test_policy_text_is_parsed_and_validated(policy, names):
     from gan.errors import UserError
     from gan.settings.config import TrainConfig
 
     config = TrainConfig(data="x", diffaugment=policy)
     config.validate()
-    assert all(name in AUGMENT_POLICIES for name in config.augment_policy)
+    assert config.augment_policy == names and set(names) <= set(AUGMENT_POLICIES)
     with pytest.raises(UserError, match="--diffaugment: unknown augmentation 'flip'"):
         TrainConfig(data="x", diffaugment=policy + ",flip").validate()

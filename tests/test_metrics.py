@@ -8,6 +8,8 @@ reference features of 8 images, and the FID formula to closed forms."""
 import io
 import json
 import re
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -251,7 +253,7 @@ def test_evaluate_refuses_a_bad_seed_or_size_before_tensorflow_starts(tiny_run, 
 
 @needs_weights
 def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_folder, tmp_path, monkeypatch, small_weights):
-    run, _ = tiny_run
+    run = Path(shutil.copytree(tiny_run[0], tmp_path / "run"))  # it appends to the run: a copy, not the shared one
     monkeypatch.setenv("DCGAN_STUDIO_CACHE", str(tmp_path / "cache"))
     flags = ["--real", str(data_folder), "-n", "24", "--inception-weights", str(small_weights)]
     first = run_script("evaluate.py", str(run), *flags)
@@ -263,7 +265,6 @@ def test_evaluate_a_run_appends_metrics_and_caches_real_features(tiny_run, data_
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 25 and records[-1]["n_fake"] == 24 and records[-1]["n_real"] == 16
     assert set(records[-1]) >= {"fid", "kid", "kid_std", "precision", "recall", "generator", "real", "time"}
-    (run / "metrics.jsonl").unlink()  # the shared run stays as other tests expect it
 
 
 @needs_weights

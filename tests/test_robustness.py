@@ -37,6 +37,7 @@ from gan.training import distribute
 from gan.training.session import open_session
 
 STEPS = ["--sample-every", "5", "--save-every", "10", "--seed", "11"]
+SKIP_REASONS = ("too large", "not recognised as images", "corrupt or truncated")
 
 
 def _train(data, out, *flags):
@@ -378,10 +379,45 @@ def test_a_messy_folder_trains_on_the_good_images_and_reports_one_summary(tmp_pa
     prefix=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"RIFF\x00\x00\x00\x00WEBPVP8 "]),
     extension=st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".webp"]),
 )
-def test_random_bytes_never_crash_the_loader(tmp_path, payload, prefix, extension):
+def test_random_bytes_end_in_a_reason_or_an_image_never_a_hang(tmp_path, payload, prefix, extension):
     path = tmp_path / f"fuzz{extension}"
     path.write_bytes(prefix + payload)
     result = decode_or_reason(path, 16, 3)
-    assert isinstance(result, str) or (result.shape == (16, 16, 3) and result.dtype == np.uint8)
+    assert result in SKIP_REASONS if isinstance(result, str) else (result.shape == (16, 16, 3) and result.dtype == np.uint8)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mode=st.sampled_from(["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]),
+    extension=st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".webp"]),
+    size=st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    channels=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_every_image_pillow_writes_is_read(tmp_path, mode, extension, size, channels, seed):
+    """The loader skips what it cannot read with a catch-all, so a bug of ours in some
+    mode would silently skip good images: every mode and format Pillow itself writes
+    must come back as pixels."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+    picture = Image.fromarray(pixels, "RGBA").convert(mode)
+    path = tmp_path / f"image{extension}"
+    try:
+        picture.save(path)
+    except (OSError, ValueError, KeyError):  # a mode this format cannot hold
+        path.unlink(missing_ok=True)
+        return
+    result = decode_or_reason(path, 16, channels)
+    assert not isinstance(result, str), f"{mode} {extension}: {result}"
+    assert result.shape == (16, 16, channels) and result.dtype == np.uint8
+
+
+def test_a_decoder_failing_in_an_unforeseen_way_skips_only_that_file(tmp_path, monkeypatch):
+    from gan.data import decode
+
+    def unforeseen(path, image_size, channels):
+        raise ZeroDivisionError("a decoder bug")
+
+    monkeypatch.setattr(decode, "decode_image", unforeseen)
+    assert decode.decode_or_reason(tmp_path / "any.png", 16, 3) == "corrupt or truncated"
 
 

@@ -65,7 +65,8 @@ def decode_image(path: Path, image_size: int | None, channels: int) -> np.ndarra
     `image_size` None keeps the file's own (height, width, channels): FID of two folders
     feeds each image to the network at its native size, where a resize of ours would
     change the score.
-    Raises OSError (or a subclass of it) for anything that is not a usable image.
+    Raises for anything that is not a usable image: mostly OSError, but Pillow's
+    decoders raise other types on malformed input too.
     """
     with Image.open(path) as image:
         image.seek(0)
@@ -79,7 +80,8 @@ def decode_image(path: Path, image_size: int | None, channels: int) -> np.ndarra
 def decode_or_reason(path: Path, image_size: int | None, channels: int) -> np.ndarray | str:
     """The decoded image, or why it was skipped. One bad file must never stop a run, and
     Pillow's decoders fail on malformed input with many exception types, hence the
-    catch-all (fuzzed in the tests)."""
+    catch-all. The tests fuzz it with random bytes, and read every mode and format
+    Pillow writes, so that a bug of ours cannot hide in it by skipping good images."""
     try:
         return decode_image(path, image_size, channels)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
