@@ -75,7 +75,7 @@ class ImageStream:
         return streaming_batches(self.paths, self.image_size, self.channels, batch_size, seed, skip_batches, mirror)
 
 
-def _list_folder(root: Path) -> list[Path]:
+def list_image_folder(root: Path) -> list[Path]:
     """The folder's image files; raise UserError if the folder has none."""
     if not root.exists():
         raise UserError(f"no such folder: {root}")
@@ -105,7 +105,7 @@ def _nothing_readable(root: Path, paths: list[Path]) -> UserError:
 def load_image_folder(root: str | Path, image_size: int, channels: int) -> ImageSet:
     """Decode every image under `root`; raise UserError if there is nothing to train on."""
     root = Path(root)
-    paths = _list_folder(root)
+    paths = list_image_folder(root)
     results = _decode_files(paths, image_size, channels)
     images = [r for r in results if isinstance(r, np.ndarray)]
     skipped = Counter(r for r in results if isinstance(r, str))
@@ -122,7 +122,7 @@ def image_folder_chunks(
     size, so a chunk may mix sizes. Unreadable files are left out; raises UserError once
     the folder is done if none of them could be read."""
     root = Path(root)
-    paths = _list_folder(root)
+    paths = list_image_folder(root)
     decoded = 0
     for start in range(0, len(paths), chunk):
         results = _decode_files(paths[start : start + chunk], image_size, channels)
@@ -140,7 +140,7 @@ def open_image_folder(root: str | Path, image_size: int, channels: int) -> Image
     without yielding a batch. Files are tried in order until one decodes: usually one.
     """
     root = Path(root)
-    paths = _list_folder(root)
+    paths = list_image_folder(root)
     with warnings.catch_warnings():
         treat_large_images_as_too_large()
         readable = any(isinstance(decode_or_reason(path, image_size, channels), np.ndarray) for path in paths)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gan.data.decode import find_image_files
-from gan.data.folders import image_folder_chunks
+from gan.data.folders import image_folder_chunks, list_image_folder
 from gan.errors import UserError
 from gan.evaluation import metrics
 from gan.evaluation.inception import BATCH
@@ -164,6 +164,7 @@ class Evaluator:
     def __init__(self, weights: str | Path, real_folder: str | Path, image_size: int | None, channels: int = 3):
         from gan.evaluation.inception import load_fid_features
 
+        list_image_folder(Path(real_folder))  # a wrong folder fails before the seconds the network takes
         weights = Path(weights)
         self.features = load_fid_features(weights)
         self.image_size, self.channels = image_size, channels
