@@ -5,9 +5,10 @@ variables and finite losses; mirrored and JAX also that two replicas compute wha
 device computes on the whole batch (gradients averaged, batch norm over the global
 batch).
 
-The runs need processes of their own (tests/distributed_runs.py). They run one after
-another: MirroredStrategy's replica threads hand over to each other many times while a
-step is traced, and slow down several-fold when processes compete for the cores.
+The runs need processes of their own (tests/distributed_runs.py). MirroredStrategy's
+replica threads hand over to each other many times while a step is traced, and slow
+down several-fold when other tests' processes compete for the cores (pytest-xdist may
+run these beside anything else): hence TIMEOUT's margin.
 """
 
 from __future__ import annotations

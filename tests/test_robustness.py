@@ -1,5 +1,6 @@
 """Never lose a run: resume, interruption, atomic and failed saves, divergence, bad data."""
 
+import contextlib
 import io
 import json
 import os
@@ -110,13 +111,22 @@ def test_resume_refuses_changed_settings_and_a_finished_run(straight_run):
     assert "holds no complete checkpoint to resume from" in result.stderr and "a new --out" in result.stderr
 
 
-def _start_long_run(data, out, image_size="16"):
+@contextlib.contextmanager
+def _long_run(data, out, image_size="16"):
+    """A 100,000-step training in its own process, killed however the test ends: a failed
+    assertion must not leave it running, taking the other tests' cores."""
     flags = [*TINY_FLAGS, "--steps", "100000", "--save-every", "1000", "--sample-every", "1000", "--seed", "5"]
     flags[flags.index("--image-size") + 1] = image_size
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "train.py"), "--data", str(data), "--out", str(out), *flags],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def _wait_for_steps(out, count, process, timeout=120):
@@ -131,15 +141,13 @@ def _wait_for_steps(out, count, process, timeout=120):
 
 def test_a_resume_of_a_run_in_training_is_refused_and_cuts_nothing(data_folder, tmp_path):
     out = tmp_path / "run"
-    process = _start_long_run(data_folder, out)
-    try:
+    with _long_run(data_folder, out) as process:
         _wait_for_steps(out, 3, process)
         result = _resume(out)
         lines_after = (out / "training_log.txt").read_text().count("\n")
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert f"is being trained now by another process (pid {process.pid})" in result.stderr
         _wait_for_steps(out, lines_after + 2, process)  # the first training goes on
-    finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=120)
     steps = _log_steps(out)
@@ -195,10 +203,10 @@ def test_on_windows_a_byte_past_the_process_id_is_locked(tmp_path, monkeypatch):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_saves_a_checkpoint_and_the_run_resumes_from_it(data_folder, tmp_path, signum):
     out = tmp_path / "run"
-    process = _start_long_run(data_folder, out)
-    _wait_for_steps(out, 5, process)
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=120)
+    with _long_run(data_folder, out) as process:
+        _wait_for_steps(out, 5, process)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum
     assert f"Resume with: python train.py --resume {out}" in stderr and "Traceback" not in stderr
     stopped_at = list_checkpoints(RunDir(out, 1))[-1].step
@@ -211,13 +219,16 @@ def test_a_signal_saves_a_checkpoint_and_the_run_resumes_from_it(data_folder, tm
 
 def test_a_second_ctrl_c_quits_at_once(data_folder, tmp_path):
     out = tmp_path / "run"
-    process = _start_long_run(data_folder, out, image_size="64")  # saving 64x64 networks takes a while
-    _wait_for_steps(out, 2, process)
-    process.send_signal(signal.SIGINT)
-    while "saving a checkpoint after this step" not in process.stderr.readline():
-        pass
-    process.send_signal(signal.SIGINT)  # lands while the checkpoint is being written
-    _, stderr = process.communicate(timeout=120)
+    with _long_run(data_folder, out, image_size="64") as process:  # saving 64x64 networks takes a while
+        _wait_for_steps(out, 2, process)
+        process.send_signal(signal.SIGINT)
+        for line in iter(process.stderr.readline, ""):
+            if "saving a checkpoint after this step" in line:
+                break
+        else:
+            raise AssertionError("the run ended without announcing its checkpoint")
+        process.send_signal(signal.SIGINT)  # lands while the checkpoint is being written
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == -signal.SIGINT, stderr
     assert "Stopped by" not in stderr and "Traceback" not in stderr
 
