@@ -194,6 +194,12 @@ def test_other_hosts_warn_that_the_page_has_no_authentication(host):
     assert f"listening on {host}, not loopback: the page has no authentication" in exposure_warning(host)
 
 
+@pytest.mark.parametrize("host", ["192.168..1", "a" * 64 + ".local"])
+def test_a_malformed_host_is_one_user_error(app, host):
+    with pytest.raises(UserError, match=rf"^cannot listen on {re.escape(host)}:0: "):
+        listen(app, host, 0)
+
+
 def test_listening_on_a_busy_port_is_one_user_error(app):
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]

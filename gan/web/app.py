@@ -179,5 +179,7 @@ def listen(app: Flask, host: str, port: int) -> BaseWSGIServer:
     except OSError as error:  # address in use, no such interface, a name that does not resolve
         reason = os.strerror(error.errno) if isinstance(error.errno, int) and error.errno > 0 else str(error)
         raise UserError(f"cannot listen on {host}:{port}: {reason}") from None
+    except UnicodeError:  # the resolver's IDNA codec refuses an empty or over-long label, as in "a..b"
+        raise UserError(f"cannot listen on {host}:{port}: not a valid host name") from None
     with sock:  # werkzeug serves a duplicate of the descriptor
         return make_server(host, port, app, threaded=True, fd=sock.fileno())
