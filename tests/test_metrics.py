@@ -9,6 +9,8 @@ import io
 import json
 import re
 import shutil
+import tarfile
+import zlib
 from pathlib import Path
 
 import keras
@@ -232,6 +234,14 @@ def test_evaluate_without_weights_says_how_to_get_them(tiny_run, data_folder, tm
     assert result.stderr.startswith("error: no FID Inception weights at ") and result.stderr.count("\n") == 1
 
 
+def test_evaluate_refuses_a_bare_array_as_weights_in_one_line(data_folder, tmp_path):
+    bare = tmp_path / "features.npy"
+    np.save(bare, np.zeros((3, 3), np.float32))
+    result = run_script("evaluate.py", "--fake", str(data_folder), "--real", str(data_folder), "--inception-weights", str(bare))
+    assert result.returncode == 2 and result.stderr == (
+        f"error: {bare} is not a readable .npz of Inception weights: it holds one array, not named ones\n"), result.stderr
+
+
 def test_evaluate_refuses_a_weights_file_of_another_network_in_one_line(data_folder, tmp_path):
     other = tmp_path / "other.npz"
     np.savez(other, **{"dense.kernel": np.zeros((3, 3), np.float32)})
@@ -369,8 +379,6 @@ def test_get_inception_converts_the_tensorflow_graph_to_the_reference_weights(tm
 
 
 def _archive_of(path, members: dict[str, bytes]):
-    import tarfile
-
     with tarfile.open(path, "w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
@@ -384,9 +392,16 @@ def test_get_inception_offline_and_bad_archives_are_one_line_errors(tmp_path):
     not_an_archive.write_text("not gzip")
     no_graph = _archive_of(tmp_path / "no-graph.tgz", {"README": b"no graph here"})
     junk_graph = _archive_of(tmp_path / "junk-graph.tgz", {"classify_image_graph_def.pb": b"not a graph at all"})
+    damaged = tmp_path / "damaged.tgz"  # a sound first member header, then a deflate block of a reserved type
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    header = tarfile.TarInfo("classify_image_graph_def.pb")
+    header.size = 100_000
+    damaged.write_bytes(bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]) + deflate.compress(header.tobuf() + bytes(range(256)) * 128)
+                        + deflate.flush(zlib.Z_FULL_FLUSH) + b"\x07" + bytes(64))
     for source, message in (
         ("http://127.0.0.1:9/inception-2015-12-05.tgz", "error: could not download http://127.0.0.1:9/"),
         (str(not_an_archive), "is not a readable .tgz of the Inception graph"),
+        (str(damaged), f"error: {damaged} is not a readable .tgz of the Inception graph: Error -3 while decompressing data"),
         (str(no_graph), f"error: {no_graph}: it holds no classify_image_graph_def.pb"),
         (str(junk_graph), f"error: {junk_graph}: its classify_image_graph_def.pb is not a TensorFlow graph"),
     ):

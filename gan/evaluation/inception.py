@@ -140,10 +140,13 @@ def load_weights(path: str | Path) -> dict:
             f"converts TensorFlow's inception-2015-12-05 graph) or pass --inception-weights FILE ({WEIGHTS_NAME})"
         )
     try:
-        with np.load(path) as archive:
-            return {key: archive[key] for key in archive.files}
+        archive = np.load(path)
     except (OSError, ValueError) as error:
         raise UserError(f"{path} is not a readable .npz of Inception weights: {error}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy file loads as one bare array
+        raise UserError(f"{path} is not a readable .npz of Inception weights: it holds one array, not named ones")
+    with archive:
+        return {key: archive[key] for key in archive.files}
 
 
 class FIDFeatures:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def fetch_weights(target: Path, source: str = GRAPH_URL) -> Path:
                 raise UserError(f"could not download {source}: {error}") from None
         try:
             weights = convert_graph(graph_from_archive(archive))
-        except (tarfile.TarError, OSError, EOFError) as error:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:  # zlib: damage found mid-archive
             raise UserError(f"{source} is not a readable .tgz of the Inception graph: {error}") from None
         except UserError as error:
             raise UserError(f"{source}: {error}") from None
