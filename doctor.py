@@ -37,9 +37,9 @@ def main() -> int:
     from gan.evaluation.diagnosis import final_verdict, report, rollbacks_of, surviving_checks
     from gan.pictures.plots import plot_health
 
+    output = cli.output_file(args.output or run / "health.png", ".png")
     for line in report(records):
         print(line)
-    output = cli.output_file(args.output or run / "health.png")
     plot_health(history, surviving_checks(records), [r["to_step"] for r in rollbacks_of(records)], output)
     print(f"Picture: {output}")
     return 0 if final_verdict(records) == HEALTHY else 1

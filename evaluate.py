@@ -63,6 +63,8 @@ def _check(args) -> None:
             raise UserError(f"--nearest {args.nearest}: no image files found (it should be the run's training images)")
         if args.show < 1:
             raise UserError(f"--show must be a positive integer; received {args.show}")
+        if args.output is not None:
+            cli.check_suffix(args.output, ".png")
 
 
 def main() -> None:
@@ -116,7 +118,7 @@ def _nearest(args, run: Path, generator, size: int, channels: int) -> None:
     report = copy_report(fake_features, evaluator.real, evaluator.folder(args.real) if args.real else None)
     shown = min(args.show, len(fakes))
     indices, _ = nearest(fake_features[:shown], evaluator.real, NEIGHBOURS)
-    output = cli.output_file(args.output or run / "nearest.png")
+    output = cli.output_file(args.output or run / "nearest.png", ".png")
     save_png(nearest_picture(fakes[:shown], load_image_folder(args.nearest, size, channels).images, indices), output)
     print(f"{output}: {shown} fakes, each beside its {NEIGHBOURS} nearest training images (Inception features)")
     print(f"{len(fakes)} fakes, {len(evaluator.real)} training images: {report.summary()}")

@@ -60,7 +60,7 @@ def main() -> None:
         noise, name, columns = seed_noise(args.seed, args.count, noise_shape, args.truncation), "generated", None
     images = to_uint8(generate(generator, noise))
 
-    output = cli.output_file(args.output or (run_of_model(model_file) or model_file.parent) / f"{name}.png")
+    output = cli.output_file(args.output or (run_of_model(model_file) or model_file.parent) / f"{name}.png", ".png")
     save_png(make_grid(images, columns), output)
     if args.individual:
         args.individual.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ from gan.errors import UserError
 from gan.pictures.animation import write_gif, write_mp4
 from gan.runs.folder import FIXED_SUFFIX, SAMPLE_SUFFIX, find_run, list_grids
 
+MIN_FPS = 0.01  # slower frames would outlast a GIF frame's longest delay, 655.35 s
+
 
 def main() -> None:
     parser = cli.OneLineErrorParser(description=__doc__.splitlines()[0])
@@ -24,8 +26,8 @@ def main() -> None:
     parser.add_argument("--mp4", action="store_true", help="an MP4 (H.264) of the fixed-noise grids instead of a GIF")
     parser.add_argument("-o", "--output", type=Path, help="output path [<run>/samples.gif, fixed.gif or fixed.mp4]")
     args = parser.parse_args()
-    if not args.fps > 0:
-        raise UserError(f"--fps must be positive; received {args.fps}")
+    if not args.fps >= MIN_FPS:
+        raise UserError(f"--fps must be at least {MIN_FPS} (a frame every {1 / MIN_FPS:g} s); received {args.fps}")
 
     fixed = args.fixed or args.mp4  # a video shows the same noise maturing, not fresh noise each frame
     suffix = FIXED_SUFFIX if fixed else SAMPLE_SUFFIX
@@ -37,8 +39,8 @@ def main() -> None:
     frames = list_grids(images, fixed) if images.is_dir() else []
     if not frames:
         raise UserError(f"no NNNN{suffix} grids in {images}")
-    name = ("fixed" if fixed else "samples") + (".mp4" if args.mp4 else ".gif")
-    output = cli.output_file(args.output or run / name)
+    extension = ".mp4" if args.mp4 else ".gif"
+    output = cli.output_file(args.output or run / (("fixed" if fixed else "samples") + extension), extension)
     (write_mp4 if args.mp4 else write_gif)(frames, output, fps=args.fps, label=args.label)
     print(f"{output}: {len(frames)} frames, steps {frames[0][0]} to {frames[-1][0]}")
 

@@ -31,7 +31,7 @@ def main() -> None:
         raise UserError(f"{log} holds no 'Step: N Disc: real loss: ...' lines")
     if history.skipped_lines:
         print(f"warning: skipped {history.skipped_lines} unreadable line(s) in {log}", file=sys.stderr)
-    output = cli.output_file(args.output or log.with_suffix(".png"))
+    output = cli.output_file(args.output or log.with_suffix(".png"), ".png")
 
     from gan.pictures.plots import plot_losses
 

@@ -32,7 +32,7 @@ def main() -> None:
         grids = [(step, path) for step, path in grids if step % args.every == 0]
     if not grids:
         raise UserError(f"no grids in {images}" + (f" at multiples of {args.every}" if args.every else ""))
-    output = cli.output_file(args.output or run / "progress_panel.png")
+    output = cli.output_file(args.output or run / "progress_panel.png", ".png")
 
     from gan.pictures.plots import progress_panel
 

@@ -45,7 +45,16 @@ def run(main: Callable[[], int | None]) -> int:
     return code or 0
 
 
-def output_file(path: Path) -> Path:
-    """`path`, with its folder created: `-o new/folder/out.png` should just work."""
+def check_suffix(path: Path, suffix: str) -> None:
+    """Refuse an -o name that does not end in `suffix`: the file would hold another
+    format than its name says (a PNG named grid.jpg), or the writer would fail late."""
+    if path.suffix.lower() != suffix:
+        raise UserError(f"-o {path}: this writes {suffix} files; give a name that ends in {suffix}")
+
+
+def output_file(path: Path, suffix: str) -> Path:
+    """`path`, checked by `check_suffix`, with its folder created: `-o new/folder/out.png`
+    should just work."""
+    check_suffix(path, suffix)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

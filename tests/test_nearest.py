@@ -100,3 +100,9 @@ def test_bad_nearest_input_is_one_line_and_writes_nothing(tiny_run, data_folder,
     result = run_script("evaluate.py", str(run), *[f.format(**names) for f in flags], "-o", str(tmp_path / "n.png"))
     assert result.returncode == 2 and re.fullmatch(f"error: {message}\n", result.stderr), result.stderr
     assert not (tmp_path / "n.png").exists()
+
+
+def test_nearest_refuses_a_picture_name_of_another_format_before_tensorflow_starts(tiny_run, data_folder, tmp_path):
+    result = run_script("evaluate.py", str(tiny_run[0]), "--nearest", str(data_folder), "-o", str(tmp_path / "n.jpg"))
+    assert result.returncode == 2
+    assert result.stderr == f"error: -o {tmp_path / 'n.jpg'}: this writes .png files; give a name that ends in .png\n"

@@ -66,6 +66,23 @@ def test_gif_of_a_folder_without_frames_is_a_clear_error(tmp_path):
     _one_line_error(run_script("make_gif.py", str(tmp_path / "nowhere")), "no such run folder: .*nowhere")
 
 
+@pytest.mark.parametrize("script, flags, suffix", [
+    ("make_gif.py", [], ".gif"), ("make_gif.py", ["--mp4"], ".mp4"), ("progress_panel.py", [], ".png"),
+    ("plot_losses.py", [], ".png"), ("doctor.py", [], ".png"),
+])
+def test_an_output_name_of_another_format_is_refused_before_anything_is_written(tiny_run, tmp_path, script, flags, suffix):
+    run, _ = tiny_run
+    wrong = tmp_path / "new" / "picture.bmp"
+    result = run_script(script, str(run), *flags, "-o", str(wrong))
+    _one_line_error(result, f"-o {re.escape(str(wrong))}: this writes {re.escape(suffix)} files; give a name that ends in {re.escape(suffix)}")
+    assert not (tmp_path / "new").exists() and "Timeline" not in result.stdout
+
+
+def test_make_gif_refuses_frames_slower_than_a_gif_can_hold(tiny_run, tmp_path):
+    _one_line_error(run_script("make_gif.py", str(tiny_run[0]), "--fps", "0.001", "-o", str(tmp_path / "slow.gif")),
+                    r"--fps must be at least 0.01 \(a frame every 100 s\); received 0.001")
+
+
 def test_make_gif_picks_the_newest_run_in_a_folder_of_runs(tiny_run, tmp_path):
     run, _ = tiny_run
     runs = tmp_path / "outputs"
@@ -191,6 +208,8 @@ def test_generate_errors(tiny_run, tmp_path):
     _one_line_error(run_script("generate.py", str(tmp_path / "empty")), "no generator_NNNN.keras saves in .*models")
     _one_line_error(run_script("generate.py", str(run), "-n", "0"), "-n must be a positive integer; received 0")
     _one_line_error(run_script("generate.py", str(run), "--interpolate", "1"), "--interpolate needs at least 2 steps; received 1")
+    _one_line_error(run_script("generate.py", str(run), "-o", str(tmp_path / "grid.jpg")),
+                    "-o .*grid.jpg: this writes .png files; give a name that ends in .png")
 
 
 # plot_models.py and progress_panel.py
