@@ -203,6 +203,8 @@ def test_generate_errors(tiny_run, tmp_path):
     broken.write_bytes((run / "models" / "generator_25.keras").read_bytes()[:500])
     _one_line_error(run_script("generate.py", str(broken)), "could not load a Keras model from .*broken.keras: .*")
     _one_line_error(run_script("generate.py", str(run / "config.json")), ".*config.json is not a Keras 3 model file .*")
+    _one_line_error(run_script("generate.py", str(run / "models" / "discriminator_25.keras")),
+                    r".*discriminator_25.keras is not a generator: it outputs \(None, 1\), not images .*")
     (tmp_path / "empty" / "models").mkdir(parents=True)
     (tmp_path / "empty" / "config.json").write_text("{}")
     _one_line_error(run_script("generate.py", str(tmp_path / "empty")), "no generator_NNNN.keras saves in .*models")

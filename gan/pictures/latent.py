@@ -28,9 +28,14 @@ def load_generator(path: Path) -> "keras.Model":
     if Path(path).suffix != ".keras":
         raise UserError(f"{path} is not a Keras 3 model file (.keras)")
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many types for a bad file; the user needs one line
         raise UserError(f"could not load a Keras model from {path}: {str(error).splitlines()[0]}") from None
+    output_shape = getattr(model, "output_shape", None)
+    if not (isinstance(output_shape, tuple) and len(output_shape) == 4 and output_shape[-1] in (1, 3)):
+        raise UserError(f"{path} is not a generator: it outputs {output_shape}, not images (N, H, W, 1 or 3) "
+                        "(a discriminator_NNNN.keras?)")
+    return model
 
 
 def seed_noise(seed: int, count: int, noise_shape: tuple[int, ...], truncation: float | None = None) -> np.ndarray:
