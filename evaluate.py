@@ -21,7 +21,7 @@ from gan import cli
 from gan.data.decode import find_image_files
 from gan.errors import UserError
 from gan.runs.folder import find_run, model_step, newest_generator
-from gan.settings.config import FID_WEIGHTS, TrainConfig
+from gan.settings.config import FID_WEIGHTS, MIN_EVAL_COUNT, TrainConfig
 
 NEAREST_COUNT = 1000  # fakes behind a copy score: its medians settle well before FID's 10,000
 METRICS_COUNT = 10_000
@@ -48,8 +48,9 @@ def _check(args) -> None:
     """Refuse bad input before TensorFlow starts or anything is written."""
     if (args.run is None) == (args.fake is None):
         raise UserError("give either a run folder or --fake FOLDER (not both)")
-    if args.count is not None and args.count < 2:
-        raise UserError(f"-n must be at least 2; received {args.count}")
+    minimum = 2 if args.nearest is not None else MIN_EVAL_COUNT
+    if args.count is not None and args.count < minimum:
+        raise UserError(f"-n must be at least {minimum}; received {args.count}")
     if args.seed < 0:
         raise UserError(f"--seed must be zero or positive; received {args.seed}")
     if args.image_size is not None and args.image_size < 1:

@@ -35,6 +35,7 @@ def test_round_trips_through_json(tmp_path):
         ({"on_trouble": "panic"}, "--on-trouble must be one of warn, stop, rollback; received 'panic'"),
         ({"eval_every": -1}, "--eval-every must be zero (never) or a positive integer; received -1"),
         ({"eval_count": 0}, "--eval-count must be a positive integer; received 0"),
+        ({"eval_every": 100, "eval_real": "real/", "eval_count": 3}, "--eval-count must be at least 4; received 3"),
         ({"ema": 1.0}, "--ema must be in [0, 1); received 1.0"),
         ({"lr_decay": -1}, "--lr-decay must be zero (constant rates) or a step count up to --steps 10000; received -1"),
         ({"lr_decay": 10_001}, "--lr-decay must be zero (constant rates) or a step count up to --steps 10000; received 10001"),

@@ -254,6 +254,7 @@ def test_evaluate_refuses_a_weights_file_of_another_network_in_one_line(data_fol
 @pytest.mark.parametrize("flags, message", [
     (["--seed", "-1"], "--seed must be zero or positive; received -1"),
     (["--image-size", "0"], "--image-size must be a positive integer; received 0"),
+    (["-n", "3"], "-n must be at least 4; received 3"),
 ])
 def test_evaluate_refuses_a_bad_seed_or_size_before_tensorflow_starts(tiny_run, data_folder, flags, message):
     run, _ = tiny_run

@@ -16,7 +16,7 @@ import scipy.linalg
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
-NEAREST = 3  # k of the k-NN manifold estimate (Kynkaanniemi et al. 2019)
+NEAREST = 3  # k of the k-NN manifold estimate (Kynkaanniemi et al. 2019); MIN_EVAL_COUNT in gan.settings.config is k + 1
 
 
 def _require(features: np.ndarray, minimum: int, metric: str) -> None:

@@ -31,6 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DIGITS_DEMO = PROJECT_ROOT / "data" / "digits"
 CACHE_ROOT = Path.home() / ".cache" / "dcgan-studio"  # FID weights and cached real-image features
 FID_WEIGHTS = str(CACHE_ROOT / "fid_inception_2015_12_05.npz")
+MIN_EVAL_COUNT = 4  # precision and recall measure each image's 3rd nearest neighbour (gan.evaluation.metrics.NEAREST)
 # Settings a resumed run may change: none of them alters what the networks compute.
 CHANGEABLE_ON_RESUME = (
     "steps", "sample_every", "save_every", "keep", "on_nan", "on_trouble", "health_every", "eval_every", "eval_real", "eval_count", "inception_weights",
@@ -145,6 +146,8 @@ class TrainConfig:
             raise UserError(f"--eval-every must be zero (never) or a positive integer; received {self.eval_every}")
         if self.eval_every and not self.eval_real:
             raise UserError("--eval-every needs --eval-real FOLDER, the real images to compare with")
+        if self.eval_every and self.eval_count < MIN_EVAL_COUNT:
+            raise UserError(f"--eval-count must be at least {MIN_EVAL_COUNT}; received {self.eval_count}")
         if self.loss not in LOSS_NAMES:
             raise UserError(f"--loss must be one of {', '.join(LOSS_NAMES)}; received {self.loss!r}")
         if self.mixed_precision not in PRECISIONS:
