@@ -15,6 +15,7 @@ import numpy as np
 from gan import cli
 from gan.errors import UserError
 from gan.pictures.grids import make_grid, save_png, to_uint8
+from gan.pictures.latent import MIN_TRUNCATION
 from gan.runs.folder import generator_source, run_of_model
 
 
@@ -36,8 +37,8 @@ def main() -> None:
         raise UserError(f"-n must be a positive integer; received {args.count}")
     if args.interpolate is not None and args.interpolate < 2:
         raise UserError(f"--interpolate needs at least 2 steps; received {args.interpolate}")
-    if args.truncation is not None and not args.truncation > 0:
-        raise UserError(f"--truncation must be positive; received {args.truncation}")
+    if args.truncation is not None and not args.truncation >= MIN_TRUNCATION:
+        raise UserError(f"--truncation must be at least {MIN_TRUNCATION}; received {args.truncation}")
     for name in ("seed", "to_seed"):
         value = getattr(args, name)
         if value is not None and value < 0:

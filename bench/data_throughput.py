@@ -5,9 +5,9 @@ memory, and from that in-memory cache. Needs TensorFlow (tf.data).
     python bench/data_throughput.py --data anime/ --batches 200
 
 Streaming (`--data-cache none`) is measured first, so that the process's resident memory
-after it shows what streaming holds before any decoded array exists. Decoding is the
-first pass of this process over the files; the operating system may still serve them
-from its page cache (a just-generated folder always is).
+after it shows what streaming holds before any decoded array exists. It reads the files
+before the decoding pass does, so decoding times files the operating system serves from
+its page cache: the figure is the decode cost alone, not the disk's.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the live health checks cost, as a share of training time.
 
     python bench/doctor_cost.py                      # 32x32x1 batch 32 (the digits) and 64x64x3 batch 64
-    python bench/doctor_cost.py --sizes 128x3 --batch-size 64
+    python bench/doctor_cost.py --sizes 128x3:64                 # SIZExCHANNELS:BATCH
 
 For each configuration it times the project's training step (after a warm-up) and one
 health check: the host copy of the step's samples, the signals against the real

@@ -58,8 +58,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400, help="steps per run; the second half is timed [400]")
     parser.add_argument("--rounds", type=int, default=2, help="baseline/current pairs [2]")
     args, train_flags = parser.parse_known_args()
-    if args.steps < 4 or args.rounds < 1:
-        parser.error("--steps must be at least 4 and --rounds at least 1")
+    if args.steps < 4 or args.steps % 2 or args.rounds < 1:
+        parser.error("--steps must be an even number of at least 4 (the second half is timed) and --rounds at least 1")
     with tempfile.TemporaryDirectory(prefix="train-speed-") as scratch:
         trees = {"baseline " + args.baseline: worktree(args.baseline, Path(scratch) / "baseline"), "this tree": PROJECT_ROOT}
         try:

@@ -209,6 +209,7 @@ def test_generate_errors(tiny_run, tmp_path):
     (tmp_path / "empty" / "config.json").write_text("{}")
     _one_line_error(run_script("generate.py", str(tmp_path / "empty")), "no generator_NNNN.keras saves in .*models")
     _one_line_error(run_script("generate.py", str(run), "-n", "0"), "-n must be a positive integer; received 0")
+    _one_line_error(run_script("generate.py", str(run), "--truncation", "1e-9"), "--truncation must be at least 0.1; received 1e-09")
     _one_line_error(run_script("generate.py", str(run), "--interpolate", "1"), "--interpolate needs at least 2 steps; received 1")
     _one_line_error(run_script("generate.py", str(run), "-o", str(tmp_path / "grid.jpg")),
                     "-o .*grid.jpg: this writes .png files; give a name that ends in .png")

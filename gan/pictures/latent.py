@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import keras
 
 BATCH = 64  # images per generator call: bounded memory for any -n
+MIN_TRUNCATION = 0.1  # keeps 8% of the draws; near 0 the redrawing of the rest would never end
 
 
 def load_generator(path: Path) -> "keras.Model":
