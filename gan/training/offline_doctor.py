@@ -70,6 +70,7 @@ def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict
     reference = real_reference(open_image_folder(config.data, config.image_size, config.channels), config)
     count = grid_count(config)
     state = HealthState(baseline=untrained_baseline(config, reference))
+    probabilities = adversarial_loss(config.loss).discriminator_outputs_probabilities
     records, previous = [], -1
     for step, path in grids:
         signals = reference.signals(cut_grid(path, config.image_size, config.channels, count))
@@ -77,6 +78,6 @@ def replay(config: TrainConfig, images: Path, history: LossHistory) -> list[dict
         for key in WINDOW_KEYS:
             known = key in LOSS_KEYS and window.any()  # the text log holds no discriminator scores
             signals[key] = float(getattr(history, key)[window].mean()) if known else float("nan")
-        records.append(judge(signals, state, step, adversarial_loss(config.loss).discriminator_outputs_probabilities).record(step))
+        records.append(judge(signals, state, step, probabilities).record(step))
         previous = step
     return records
